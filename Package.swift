@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, in one direction of dependency:
+//   PlantarCore (pure: units, foot map, routines, profiles, compiler)
+//   PlantarConfig (YAML loading with file:line:column errors)
+//   PlantarCLI (commands) -> executables (thin)
+// CGPIOD is the libgpiod v1 system library used by the GPIO driver.
+let package = Package(
+    name: "Plantar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "plantar", targets: ["plantar"]),
+        .library(name: "PlantarCore", targets: ["PlantarCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGPIOD",
+            pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]
+        ),
+        .target(name: "PlantarCore"),
+        .target(
+            name: "PlantarConfig",
+            dependencies: ["PlantarCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "PlantarCLI",
+            dependencies: [
+                "PlantarCore", "PlantarConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "plantar", dependencies: ["PlantarCLI"]),
+
+        .testTarget(name: "PlantarCoreTests", dependencies: ["PlantarCore", "PlantarConfig"]),
+        .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
+        .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
+    ]
+)
+
+// Swift 6 language mode and the same strictness for every target, in one place.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}
+package.swiftLanguageModes = [.v6]
