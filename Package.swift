@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -28,16 +29,31 @@ let package = Package(
             name: "PlantarConfig",
             dependencies: ["PlantarCore", .product(name: "Yams", package: "Yams")]
         ),
+        .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
+        .target(
+            name: "PlantarSimulator",
+            dependencies: ["PlantarCore", "PlantarSession"],
+            path: "Simulator/Sources/PlantarSimulator"
+        ),
         .target(
             name: "PlantarCLI",
             dependencies: [
-                "PlantarCore", "PlantarConfig",
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "plantar", dependencies: ["PlantarCLI"]),
 
-        .testTarget(name: "PlantarCoreTests", dependencies: ["PlantarCore", "PlantarConfig"]),
+        .testTarget(
+            name: "PlantarCoreTests",
+            dependencies: ["PlantarCore", "PlantarConfig", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "PlantarSessionTests",
+            dependencies: ["PlantarSession", "PlantarSimulator", "PlantarConfig",
+                           .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(name: "PlantarSimulatorTests", dependencies: ["PlantarSimulator", "PlantarConfig"]),
         .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
     ]

@@ -44,13 +44,17 @@ public struct TimelineEntry: Sendable, Hashable {
     public var step: StepReference
     /// The zone (or spine segment) the command serves.
     public var zone: String
+    /// The zone's sensitivity class, which selects the governor's pressure cap.
+    public var sensitivity: Sensitivity
 
-    public init(offset: Duration, foot: Foot, command: ActuatorCommand, step: StepReference, zone: String) {
+    public init(offset: Duration, foot: Foot, command: ActuatorCommand, step: StepReference, zone: String,
+                sensitivity: Sensitivity) {
         self.offset = offset
         self.foot = foot
         self.command = command
         self.step = step
         self.zone = zone
+        self.sensitivity = sensitivity
     }
 }
 

@@ -31,7 +31,10 @@ struct Emitter {
     // MARK: Emitting
 
     mutating func emit(_ command: ActuatorCommand, at t: Double, _ c: StepContext, zone: String) {
-        entries.append(TimelineEntry(offset: .roundedSeconds(t), foot: c.foot, command: command, step: c.reference, zone: zone))
+        // A step's zone id may be a composite (the spine); its commands carry the segment's class.
+        let sensitivity = geometry.map.zone(zone)?.sensitivity ?? .high
+        entries.append(TimelineEntry(offset: .roundedSeconds(t), foot: c.foot, command: command, step: c.reference,
+                                     zone: zone, sensitivity: sensitivity))
     }
 
     mutating func fail(_ c: StepContext, _ message: String) {

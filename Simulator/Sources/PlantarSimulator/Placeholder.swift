@@ -1,0 +1,1 @@
+// The simulated device: see README in this folder.
