@@ -146,20 +146,21 @@ struct StepContext {
 }
 
 /// The person's foot on the device: normalized map points to device millimetres.
-struct FootGeometry {
-    var map: FootMap
-    var lengthMM: Double
-    var widthMM: Double
-    var heelOffsetMM: Double
+public struct FootGeometry: Sendable {
+    public var map: FootMap
+    public var lengthMM: Double
+    public var widthMM: Double
+    public var heelOffsetMM: Double
 
-    init(map: FootMap, size: FootSize, device: DeviceProfile) {
+    public init(map: FootMap, size: FootSize, device: DeviceProfile) {
         self.map = map
         self.lengthMM = size.lengthMM
         self.widthMM = size.lengthMM * map.widthRatio
         self.heelOffsetMM = device.heelOffsetMM
     }
 
-    func place(_ p: FootPoint, on surface: Surface) -> DevicePoint {
+    /// Where a point of the normalized foot lies on the device plane (edges at v = 0 and v = width).
+    public func place(_ p: FootPoint, on surface: Surface) -> DevicePoint {
         let v: Double = switch surface {
         case .medialEdge: 0
         case .lateralEdge: widthMM
