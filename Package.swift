@@ -43,6 +43,13 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plantar", dependencies: ["PlantarCLI"]),
+        .executableTarget(
+            name: "plantar-bench",
+            dependencies: [
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         .testTarget(
             name: "PlantarCoreTests",

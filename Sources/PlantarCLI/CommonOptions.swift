@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarSession
 
 /// The choices a person makes for one run, shared by plan, simulate and run.
 struct RunChoices: ParsableArguments {
@@ -26,9 +27,18 @@ struct RunChoices: ParsableArguments {
     @Option(name: .customLong("param"), help: "Any other routine parameter, as NAME=VALUE.")
     var extraParameters: [String] = []
 
+    @Option(name: .long, help: "Personal sensitivity, 0.5 (more sensitive: lower caps) to 1.0.")
+    var sensitivity: Double = 1.0
+
+    @Flag(name: .customLong("reduced-sensation"), help: "Lower caps for reduced sensation (e.g. diabetic neuropathy).")
+    var reducedSensation = false
+
     func validate() throws {
         if footLength != nil && shoeSize != nil {
             throw ValidationError("give either --foot-length or --shoe-size, not both")
+        }
+        if !(0.5...1.0).contains(sensitivity) {
+            throw ValidationError("--sensitivity must be from 0.5 to 1.0, got \(sensitivity)")
         }
         for p in extraParameters where !p.contains("=") {
             throw ValidationError("--param needs NAME=VALUE, got '\(p)'")
@@ -44,7 +54,16 @@ struct RunChoices: ParsableArguments {
         if let focus { parameters["focus"] = focus }
         if let intensity { parameters["intensity"] = String(intensity) }
         let size = shoeSize.map(FootSize.euShoeSize) ?? footLength.map(FootSize.init(lengthMM:)) ?? .standard
-        return CompileOptions(parameters: parameters, feet: feet, footSize: size)
+        let factor = sensitivity * (reducedSensation ? PressureCaps.reducedSensationFactor : 1)
+        return CompileOptions(parameters: parameters, feet: feet, footSize: size, caps: PressureCaps.standard.scaled(by: factor))
+    }
+
+    /// The governor's settings for this person on this device.
+    func governorSettings(for device: DeviceProfile) -> GovernorSettings {
+        var settings = GovernorSettings.standard(for: device)
+        settings.sensitivityFactor = sensitivity
+        settings.reducedSensation = reducedSensation
+        return settings
     }
 }
 

@@ -1,0 +1,227 @@
+import Foundation
+import PlantarCore
+
+/// The physics of a device described by a profile: what its actuators and sensors would do.
+///
+/// Pure and deterministic (a struct; time is passed in). Node motion follows a trapezoidal
+/// velocity profile within each axis' speed and acceleration limits; pressure follows its
+/// commanded ramp through a first-order lag (the pump's time constant when filling, the
+/// valve's when venting); contact force depends on the foot being there; sensors report at
+/// a fixed rate with optional seeded noise. The discomfort switch is handled here, where it is
+/// read: pressing it opens every valve and halts motion before anything is reported (the
+/// reflex arc), and while it is held the pumps have no power (the hardware interlock).
+public struct DeviceModel: Sendable {
+    public let profile: DeviceProfile
+    /// Effective contact area of a node or bladder: converts kPa to newtons (4 cm²).
+    public static let contactAreaM2 = 4e-4
+    /// Largest integration step; pressure is exact for a constant reference within a step.
+    static let integrationStep = 0.005
+
+    public struct Channel: Sendable, Hashable {
+        /// Where the commanded ramp has got to (kPa) and where it is going.
+        public var reference = 0.0
+        public var target = 0.0
+        public var ramp = 0.0
+        /// What the bellows or bladder actually holds (kPa).
+        public var pressure = 0.0
+        /// Valve forced open (release): vents at the valve's time constant, ignoring the ramp.
+        public var venting = false
+    }
+
+    public struct Motion: Sendable, Hashable {
+        public var from: DevicePoint
+        public var to: DevicePoint
+        public var start: Double
+        public var limits: AxisLimits
+    }
+
+    public struct FootState: Sendable, Hashable {
+        public var position = DevicePoint.home
+        public var motion: Motion?
+        public var channels: [String: Channel] = [:]
+        public var present = true
+    }
+
+    public private(set) var time = 0.0
+    public private(set) var feet: [Foot: FootState] = [:]
+    public private(set) var switchPressed = false
+    public var sensorFault = false
+    var random: SplitMix64
+    let noise: Bool
+
+    public init(profile: DeviceProfile, seed: UInt64 = 1, noise: Bool = false) {
+        self.profile = profile
+        self.random = SplitMix64(seed: seed)
+        self.noise = noise
+        for foot in profile.feet {
+            var state = FootState()
+            for channel in profile.channels { state.channels[channel] = Channel() }
+            feet[foot] = state
+        }
+    }
+
+    // MARK: Commands
+
+    /// Takes a setpoint at the current time. Pressure commands on an unknown channel or foot
+    /// are errors; the model never guesses.
+    public mutating func apply(_ command: ActuatorCommand, foot: Foot) throws(DriverError) {
+        guard var state = feet[foot] else { throw DriverError("device '\(profile.name)' has no \(foot.rawValue) foot") }
+        switch command {
+        case .move(let to, let speed):
+            guard profile.kind == .gantry, let limits = profile.pathLimits(from: state.position, to: to, speedCap: speed) else {
+                throw DriverError("device '\(profile.name)' has no moving node")
+            }
+            if !switchPressed {
+                state.motion = Motion(from: state.position, to: to, start: time, limits: limits)
+            }
+        case .pressure(let channel, let kPa, let ramp):
+            guard var c = state.channels[channel] else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
+            c.target = switchPressed ? 0 : kPa
+            c.ramp = ramp
+            c.venting = false
+            state.channels[channel] = c
+        case .release(let channel):
+            guard var c = state.channels[channel] else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
+            c.target = 0
+            c.reference = 0
+            c.venting = true
+            state.channels[channel] = c
+        }
+        feet[foot] = state
+    }
+
+    /// Every valve open, every pump off, motion halted where it is.
+    public mutating func releaseAll() {
+        for foot in feet.keys {
+            var state = feet[foot]!
+            if let motion = state.motion { state.position = Self.position(of: motion, at: time) }
+            state.motion = nil
+            for name in state.channels.keys {
+                state.channels[name]!.target = 0
+                state.channels[name]!.reference = 0
+                state.channels[name]!.venting = true
+            }
+            feet[foot] = state
+        }
+    }
+
+    // MARK: Inputs (the person)
+
+    /// The discomfort switch: released first, then reported by the caller.
+    public mutating func setSwitch(pressed: Bool) {
+        switchPressed = pressed
+        if pressed { releaseAll() }
+    }
+
+    public mutating func setFootPresent(_ present: Bool, foot: Foot? = nil) {
+        for f in feet.keys where foot == nil || f == foot { feet[f]!.present = present }
+    }
+
+    // MARK: Time
+
+    /// Integrates the physics up to `t` seconds.
+    public mutating func advance(to t: Double) {
+        guard t > time else { return }
+        var now = time
+        while now < t {
+            let dt = min(Self.integrationStep, t - now)
+            for foot in feet.keys { step(foot, dt) }
+            now += dt
+        }
+        time = t
+        for foot in feet.keys {
+            guard let motion = feet[foot]!.motion else { continue }
+            feet[foot]!.position = Self.position(of: motion, at: time)
+            if time >= motion.start + motion.limits.travelTime(motion.from.distance(to: motion.to)) {
+                feet[foot]!.position = motion.to
+                feet[foot]!.motion = nil
+            }
+        }
+    }
+
+    mutating func step(_ foot: Foot, _ dt: Double) {
+        let pump = profile.pressure.pumpTimeConstant, valve = profile.pressure.valveTimeConstant
+        let present = feet[foot]!.present
+        for name in feet[foot]!.channels.keys {
+            var c = feet[foot]!.channels[name]!
+            if c.pressure == 0 && c.reference == 0 && c.target == 0 { continue }
+            // The reference moves toward the target at the commanded ramp.
+            if c.reference < c.target { c.reference = min(c.target, c.reference + c.ramp * dt) }
+            else if c.reference > c.target { c.reference = max(c.target, c.reference - c.ramp * dt) }
+            // Without a foot to press against the bellows cannot hold pressure.
+            let goal = (switchPressed || !present) ? 0 : c.reference
+            let tau = goal > c.pressure && !c.venting ? pump : valve
+            c.pressure = goal + (c.pressure - goal) * exp(-dt / tau)
+            if c.pressure < 0.01 && goal == 0 { c.pressure = 0; if c.target == 0 { c.venting = false } }
+            feet[foot]!.channels[name] = c
+        }
+    }
+
+    static func position(of m: Motion, at t: Double) -> DevicePoint {
+        let d = m.from.distance(to: m.to)
+        guard d > 0 else { return m.to }
+        let s = TrapezoidProfile.distance(after: t - m.start, total: d, limits: m.limits)
+        let k = s / d
+        return DevicePoint(u: m.from.u + (m.to.u - m.from.u) * k, v: m.from.v + (m.to.v - m.from.v) * k)
+    }
+
+    // MARK: Sensors
+
+    /// What the sensors read now.
+    public mutating func telemetry(_ foot: Foot) -> Telemetry {
+        let state = feet[foot]!
+        var readings: [String: Double] = [:]
+        for (name, c) in state.channels {
+            readings[name] = max(0, c.pressure + (noise ? random.gaussian() * 0.3 : 0))
+        }
+        let peak = readings.values.max() ?? 0
+        let force = state.present ? peak * 1000 * Self.contactAreaM2 + (noise ? abs(random.gaussian() * 0.05) : 0) : 0
+        let hasForce = profile.inputs.contains(.forceSensor)
+        return Telemetry(foot: foot, position: state.position, pressureKPa: sensorFault ? nil : readings,
+                         contactForceN: hasForce ? force : nil, footPresent: state.present)
+    }
+}
+
+/// Rest-to-rest motion along a straight line: accelerate, cruise, decelerate.
+enum TrapezoidProfile {
+    /// Distance covered `t` seconds after starting a move of `total` mm.
+    static func distance(after t: Double, total: Double, limits: AxisLimits) -> Double {
+        guard t > 0 else { return 0 }
+        let a = limits.maxAccel
+        var v = limits.maxSpeed
+        var accelTime = v / a
+        if v * accelTime > total {   // never reaches cruise: triangular profile
+            accelTime = (total / a).squareRoot()
+            v = a * accelTime
+        }
+        let accelDistance = 0.5 * a * accelTime * accelTime
+        let cruiseTime = (total - 2 * accelDistance) / v
+        if t < accelTime { return 0.5 * a * t * t }
+        if t < accelTime + cruiseTime { return accelDistance + v * (t - accelTime) }
+        let d = t - accelTime - cruiseTime
+        if d < accelTime { return total - 0.5 * a * (accelTime - d) * (accelTime - d) }
+        return total
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64) so noisy runs are reproducible anywhere.
+struct SplitMix64: Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    mutating func unit() -> Double { (Double(next() >> 11) + 1) / Double(1 << 53) }
+
+    /// Standard normal (Box–Muller).
+    mutating func gaussian() -> Double {
+        (-2 * log(unit())).squareRoot() * cos(2 * .pi * unit())
+    }
+}

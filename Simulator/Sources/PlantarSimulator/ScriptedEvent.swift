@@ -1,0 +1,46 @@
+import PlantarCore
+
+/// Something the simulated person or hardware does at a given time: `switch@4m10s`.
+public struct ScriptedEvent: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// The discomfort switch is pressed (and held).
+        case switchPress = "switch"
+        case switchRelease = "switch-release"
+        /// The ease button.
+        case ease
+        /// The person pulls their feet away: force drops, presence goes false.
+        case pullAway = "pullaway"
+        /// The feet come back.
+        case footReturn = "return"
+        /// The pressure sensor stops giving readings.
+        case sensorFault = "sensor-fault"
+    }
+
+    public var kind: Kind
+    public var time: Duration
+
+    public init(_ kind: Kind, at time: Duration) {
+        self.kind = kind
+        self.time = time
+    }
+
+    /// Parses `KIND@TIME`, e.g. `switch@2m`, `pullaway@4m10s`, `ease@1.5s`.
+    public static func parse(_ text: String) throws(ScriptError) -> ScriptedEvent {
+        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw ScriptError("event '\(text)' must look like KIND@TIME, e.g. switch@4m10s") }
+        guard let kind = Kind(rawValue: parts[0]) else {
+            throw ScriptError("event '\(text)': unknown kind '\(parts[0])'; expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let time = DurationSyntax.parse(parts[1]) else {
+            throw ScriptError("event '\(text)': '\(parts[1])' is not a time such as 250s, 4m10s or 1.5s")
+        }
+        return ScriptedEvent(kind, at: time)
+    }
+
+    public var description: String { "\(kind.rawValue)@\(DurationSyntax.format(time))" }
+}
+
+public struct ScriptError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

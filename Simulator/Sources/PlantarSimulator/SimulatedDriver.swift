@@ -1,0 +1,117 @@
+import PlantarCore
+import PlantarSession
+import Synchronization
+
+/// The in-process simulated device behind the driver protocol: the same model for
+/// `plantar simulate` (virtual time), `plantar run --simulator` (real time) and the tests.
+///
+/// Scripted events happen at their time while the physics advances; the discomfort switch
+/// releases in the model before the event is reported (the reflex arc). A person's inputs may
+/// also be injected from another thread at any moment (`press(_:)`), as a real switch would.
+public final class SimulatedDriver: DeviceDriver {
+    public let profile: DeviceProfile
+    /// How often the device reports telemetry (Hz): the rate a board would send, not its
+    /// internal sensor rate.
+    public let telemetryRate: Double
+
+    struct State {
+        var model: DeviceModel
+        var script: [ScriptedEvent]
+        var nextTelemetry: Double = 0
+        var pending: [DeviceEvent] = []
+        /// Session time of the latest release, for latency measurements.
+        var lastReleaseAt: Duration?
+        /// Every command the device accepted, for audits.
+        var applied: [SessionReport.AppliedCommand] = []
+    }
+
+    private let state: Mutex<State>
+
+    public init(profile: DeviceProfile, script: [ScriptedEvent] = [], seed: UInt64 = 1, noise: Bool = false,
+                telemetryRate: Double = 25) {
+        self.profile = profile
+        self.telemetryRate = min(telemetryRate, profile.pressure.sensorRateHz)
+        state = Mutex(State(model: DeviceModel(profile: profile, seed: seed, noise: noise),
+                            script: script.sorted { $0.time < $1.time }))
+    }
+
+    public func apply(_ command: ActuatorCommand, foot: Foot, at time: Duration) async throws(DriverError) {
+        try state.withLock { (s: inout State) throws(DriverError) in
+            Self.advance(&s, to: time.seconds, telemetryInterval: 1 / telemetryRate)
+            try s.model.apply(command, foot: foot)
+            s.applied.append(SessionReport.AppliedCommand(time: time, foot: foot, command: command))
+        }
+    }
+
+    public func releaseAll(_ reason: ReleaseReason) {
+        state.withLock { s in
+            s.model.releaseAll()
+            s.lastReleaseAt = .roundedSeconds(s.model.time)
+        }
+    }
+
+    public func poll(upTo now: Duration) async -> [DeviceEvent] {
+        state.withLock { s in
+            Self.advance(&s, to: now.seconds, telemetryInterval: 1 / telemetryRate)
+            defer { s.pending.removeAll(keepingCapacity: true) }
+            return s.pending
+        }
+    }
+
+    /// A person's input right now, from any thread (the real-time run and the benchmarks).
+    /// The switch releases inside the same critical section that records it.
+    public func press(_ kind: ScriptedEvent.Kind) {
+        state.withLock { s in Self.happen(kind, &s, at: s.model.time) }
+    }
+
+    /// A copy of the model, for tests and reports.
+    public var model: DeviceModel { state.withLock { $0.model } }
+
+    // MARK: Time
+
+    static func advance(_ s: inout State, to t: Double, telemetryInterval: Double) {
+        while true {
+            let nextEvent = s.script.first.map { $0.time.seconds } ?? .infinity
+            let next = min(nextEvent, s.nextTelemetry)
+            guard next <= t else { break }
+            s.model.advance(to: next)
+            if nextEvent <= s.nextTelemetry {
+                let event = s.script.removeFirst()
+                happen(event.kind, &s, at: next)
+            } else {
+                for foot in s.model.profile.feet {
+                    s.pending.append(DeviceEvent(time: .roundedSeconds(next), kind: .telemetry(s.model.telemetry(foot))))
+                }
+                s.nextTelemetry += telemetryInterval
+            }
+        }
+        s.model.advance(to: t)
+    }
+
+    static func happen(_ kind: ScriptedEvent.Kind, _ s: inout State, at t: Double) {
+        let time = Duration.roundedSeconds(t)
+        switch kind {
+        case .switchPress:
+            s.model.setSwitch(pressed: true)           // release first ...
+            s.lastReleaseAt = time
+            s.pending.append(DeviceEvent(time: time, kind: .input(.discomfortSwitch(pressed: true, released: true))))  // ... then report
+        case .switchRelease:
+            s.model.setSwitch(pressed: false)
+            s.pending.append(DeviceEvent(time: time, kind: .input(.discomfortSwitch(pressed: false, released: true))))
+        case .ease:
+            s.pending.append(DeviceEvent(time: time, kind: .input(.easeButton)))
+        case .pullAway:
+            s.model.setFootPresent(false)
+        case .footReturn:
+            s.model.setFootPresent(true)
+        case .sensorFault:
+            s.model.sensorFault = true
+        }
+    }
+
+    /// Every command the device accepted, in order.
+    public var applied: [SessionReport.AppliedCommand] { state.withLock { $0.applied } }
+
+    /// Session time of the latest release the device performed (switch or releaseAll).
+    public var lastReleaseAt: Duration? { state.withLock { $0.lastReleaseAt } }
+}

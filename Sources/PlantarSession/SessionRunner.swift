@@ -1,0 +1,297 @@
+import PlantarCore
+import Synchronization
+
+/// Tuning of the session loop.
+public struct RunnerOptions: Sendable {
+    /// The loop wakes at least this often to supervise (hold limit, auto-off, telemetry age)
+    /// even when no command is due.
+    public var supervisionInterval: Duration = .milliseconds(50)
+    /// Trace samples per foot are taken this often (0 for no trace).
+    public var sampleInterval: Duration = .milliseconds(100)
+    /// After the session ends, keep sampling this long so the trace shows outputs at rest.
+    public var settleAfterEnd: Duration = .seconds(1)
+    /// Called with a fresh status after every loop turn (displays, the API). Keep it cheap.
+    public var onStatus: (@Sendable (SessionStatus) -> Void)?
+    /// Called with every intervention as it happens (logs).
+    public var onIntervention: (@Sendable (Intervention) -> Void)?
+
+    public init() {}
+}
+
+/// Runs a compiled timeline against a driver, every command through the governor.
+///
+/// One runner serves `plantar simulate` (on a `VirtualClock`, which jumps from wake-up to
+/// wake-up), `plantar run --simulator` and the daemon (on `ContinuousClock`). The loop owns the
+/// governor: events from the device, control requests and due commands all reach it in one
+/// place, in time order. Requests from other tasks (`stop`, `ease`, `pause`, `resume`) are
+/// queued for the loop, except that `stop` first releases the device itself: the stop path
+/// never waits for the loop.
+public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duration {
+    public let timeline: Timeline
+    public let driver: any DeviceDriver
+    public let clock: C
+    public let settings: GovernorSettings
+    let options: RunnerOptions
+
+    enum Request: Sendable { case stop(String), ease(String), pause, resume }
+    private let requests = Mutex<[Request]>([])
+    private let latestStatus: Mutex<SessionStatus>
+
+    public init(timeline: Timeline, driver: any DeviceDriver, clock: C, settings: GovernorSettings,
+                options: RunnerOptions = RunnerOptions()) {
+        self.timeline = timeline
+        self.driver = driver
+        self.clock = clock
+        self.settings = settings
+        self.options = options
+        latestStatus = Mutex(SessionStatus(state: .idle, elapsed: .zero, total: timeline.duration, step: 0, stepName: "",
+                                           foot: nil, zone: "", setpointKPa: [:], measuredKPa: [:], capKPa: 0))
+    }
+
+    // MARK: Requests (any task, any time)
+
+    /// Stops the session: the device is released right here, then the loop latches the stop.
+    public func stop(source: String) {
+        driver.releaseAll(.governor)
+        requests.withLock { $0.append(.stop(source)) }
+    }
+
+    /// Asks the governor to ease off (ease button, API).
+    public func ease(source: String) { requests.withLock { $0.append(.ease(source)) } }
+
+    public func pause() { requests.withLock { $0.append(.pause) } }
+    public func resume() { requests.withLock { $0.append(.resume) } }
+
+    public var status: SessionStatus { latestStatus.withLock { $0 } }
+
+    // MARK: The loop
+
+    /// Runs to the end (finished, stopped, faulted) and returns the trace.
+    public func run() async -> SessionTrace {
+        var loop = Loop(runner: self)
+        let start = clock.now
+        await loop.begin()
+        while true {
+            let now = start.duration(to: clock.now)
+            await loop.turn(at: now, requests: requests.withLock { r in defer { r.removeAll() }; return r })
+            latestStatus.withLock { $0 = loop.status(at: now) }
+            options.onStatus?(loop.status(at: now))
+            if loop.state.isTerminal {
+                if loop.endedAt == nil { loop.endedAt = now }
+                if now >= loop.endedAt! + options.settleAfterEnd { break }
+            }
+            let wake = loop.nextWake(after: now)
+            do {
+                try await clock.sleep(until: start.advanced(by: wake), tolerance: nil)
+            } catch {
+                // Cancelled (daemon shutdown, Ctrl-C): release first, then end.
+                driver.releaseAll(.shutdown)
+                loop.cancel(at: start.duration(to: clock.now))
+                break
+            }
+        }
+        driver.releaseAll(.shutdown)
+        return loop.trace()
+    }
+
+    /// The loop's own state: owned by `run()`, never shared.
+    struct Loop {
+        let runner: SessionRunner
+        var governor: Governor
+        var state: SessionState = .idle
+        var next = 0
+        var pausedAt: Duration?
+        var pausedTotal: Duration = .zero
+        var endedAt: Duration?
+        var nextSample: Duration = .zero
+        var samples: [TraceSample] = []
+        var interventions: [Intervention] = []
+        var telemetry: [Foot: Telemetry] = [:]
+        var setpoints: [Foot: [String: Double]] = [:]
+        /// Last pressure command per foot and channel, to restore after a pause.
+        var lastPressure: [Foot: [String: TimelineEntry]] = [:]
+        var current: TimelineEntry?
+        var switchPressed = false
+        let feet: [Foot]
+
+        init(runner: SessionRunner) {
+            self.runner = runner
+            governor = Governor(settings: runner.settings)
+            feet = Array(Set(runner.timeline.entries.map(\.foot))).sorted()
+        }
+
+        var entries: [TimelineEntry] { runner.timeline.entries }
+
+        mutating func begin() async {
+            state = .running
+            await perform(governor.arm(at: .zero), at: .zero)
+        }
+
+        mutating func turn(at now: Duration, requests: [Request]) async {
+            for event in await runner.driver.poll(upTo: now) { await handle(event, at: now) }
+            for request in requests { await handle(request, at: now) }
+
+            if !state.isTerminal && state != .paused {
+                while next < entries.count && entries[next].offset + pausedTotal <= now {
+                    let entry = entries[next]
+                    next += 1
+                    current = entry
+                    if case .pressure(let channel, _, _) = entry.command { lastPressure[entry.foot, default: [:]][channel] = entry }
+                    await perform(governor.filter(entry, at: now), at: now)
+                    await perform(governor.commandApplied(dueAt: entry.offset + pausedTotal, appliedAt: now), at: now)
+                    if state.isTerminal { break }
+                }
+            }
+            if !state.isTerminal {
+                await perform(governor.tick(at: now), at: now)
+            }
+            if !state.isTerminal && next >= entries.count && now >= runner.timeline.duration + pausedTotal {
+                await perform(governor.finish(at: now), at: now)
+                if !state.isTerminal { state = .finished }
+            }
+            syncEasing()
+            sample(at: now)
+        }
+
+        /// The governor's easing shows as the session's easing.
+        mutating func syncEasing() {
+            guard state == .running || state == .easing else { return }
+            state = governor.isEasing ? .easing : .running
+        }
+
+        mutating func handle(_ event: DeviceEvent, at now: Duration) async {
+            switch event.kind {
+            case .telemetry(let t):
+                telemetry[t.foot] = t
+                await perform(governor.telemetry(t, at: event.time), at: now)
+            case .input(.discomfortSwitch(let pressed, let released)):
+                switchPressed = pressed
+                await perform(governor.discomfortSwitch(pressed: pressed, alreadyReleased: released, at: event.time), at: now)
+            case .input(.easeButton):
+                await perform(governor.ease(source: "ease button", foot: current?.foot, at: event.time), at: now)
+            case .link(.up):
+                break
+            case .link(.down(let reason)):
+                await perform(governor.fault("link down: \(reason)", at: event.time), at: now)
+            case .link(.deviceReset):
+                await perform(governor.fault("the device reset itself", at: event.time), at: now)
+            case .fault(let fault):
+                await perform(governor.fault("device fault \(fault)", at: event.time), at: now)
+            }
+        }
+
+        mutating func handle(_ request: Request, at now: Duration) async {
+            switch request {
+            case .stop(let source):
+                await perform(governor.stop(source: source, at: now), at: now)
+            case .ease(let source):
+                await perform(governor.ease(source: source, foot: current?.foot, at: now), at: now)
+            case .pause:
+                guard !state.isTerminal, state != .paused else { return }
+                pausedAt = now
+                state = .paused
+                // A pause releases pressure (safe at any instant, mid-hold or mid-move).
+                for foot in feet { await perform(governor.filter(releaseEntry(foot, at: now), at: now), at: now) }
+            case .resume:
+                guard state == .paused, let pausedAt else { return }
+                pausedTotal += now - pausedAt
+                self.pausedAt = nil
+                state = .running
+                // Restore the pressure that was interrupted; the governor ramps and caps it.
+                for foot in feet {
+                    for (_, entry) in (lastPressure[foot] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        await perform(governor.filter(entry, at: now), at: now)
+                    }
+                }
+            }
+        }
+
+        func releaseEntry(_ foot: Foot, at now: Duration) -> TimelineEntry {
+            TimelineEntry(offset: now, foot: foot, command: .release(channel: runner.driver.profile.channels.first ?? DeviceProfile.nodeChannel),
+                          step: current?.step ?? .parking, zone: current?.zone ?? "", sensitivity: .high)
+        }
+
+        mutating func perform(_ actions: [GovernorAction], at now: Duration) async {
+            for action in actions {
+                switch action {
+                case .apply(let command, let foot):
+                    do {
+                        try await runner.driver.apply(command, foot: foot, at: now)
+                        if let kPa = command.requestedKPa, case .pressure(let channel, _, _) = command {
+                            setpoints[foot, default: [:]][channel] = kPa
+                        } else if case .release(let channel) = command {
+                            setpoints[foot, default: [:]][channel] = 0
+                        }
+                    } catch {
+                        await perform(governor.fault("driver: \(error)", at: now), at: now)
+                    }
+                case .releaseAll:
+                    runner.driver.releaseAll(.governor)
+                    setpoints = [:]
+                case .release(let foot):
+                    for channel in runner.driver.profile.channels {
+                        try? await runner.driver.apply(.release(channel: channel), foot: foot, at: now)
+                    }
+                    setpoints[foot] = [:]
+                case .abortSession(let reason):
+                    state = Self.terminalState(for: reason, governor: governor)
+                case .report(let intervention):
+                    interventions.append(intervention)
+                    runner.options.onIntervention?(intervention)
+                }
+            }
+        }
+
+        static func terminalState(for reason: StopReason, governor: Governor) -> SessionState {
+            switch reason {
+            case .fault(let why): .faulted(reason: why)
+            case .autoOff: .stopped(reason: "auto-off after \(DurationSyntax.format(governor.settings.limits.autoOff))")
+            default: .stopped(reason: reason.description)
+            }
+        }
+
+        mutating func cancel(at now: Duration) {
+            if !state.isTerminal { state = .stopped(reason: "cancelled") }
+            sample(at: now)
+        }
+
+        func nextWake(after now: Duration) -> Duration {
+            var wake = now + runner.options.supervisionInterval
+            if next < entries.count && !state.isTerminal && state != .paused {
+                wake = min(wake, max(now, entries[next].offset + pausedTotal))
+            }
+            if runner.options.sampleInterval > .zero { wake = min(wake, max(now, nextSample)) }
+            if next >= entries.count && !state.isTerminal {
+                wake = min(wake, max(now, runner.timeline.duration + pausedTotal))
+            }
+            return wake > now ? wake : now + .milliseconds(1)
+        }
+
+        mutating func sample(at now: Duration) {
+            guard runner.options.sampleInterval > .zero, now >= nextSample else { return }
+            for foot in feet {
+                let t = telemetry[foot]
+                let working = current?.foot == foot
+                samples.append(TraceSample(time: now, foot: foot, position: t?.position ?? .home,
+                                           setpointKPa: setpoints[foot]?.values.max() ?? 0, measuredKPa: t?.peakKPa,
+                                           state: state.name, step: working ? current?.step.index ?? 0 : 0,
+                                           zone: working ? current?.zone ?? "" : ""))
+            }
+            while nextSample <= now { nextSample += runner.options.sampleInterval }
+        }
+
+        func status(at now: Duration) -> SessionStatus {
+            var measured: [Foot: Double] = [:]
+            for (foot, t) in telemetry { measured[foot] = t.peakKPa ?? 0 }
+            return SessionStatus(state: state, elapsed: now - pausedTotal - (pausedAt.map { now - $0 } ?? .zero),
+                                 total: runner.timeline.duration, step: current?.step.index ?? 0,
+                                 stepName: current?.step.name ?? "", foot: current?.foot, zone: current?.zone ?? "",
+                                 setpointKPa: setpoints.mapValues { $0.values.max() ?? 0 }, measuredKPa: measured,
+                                 capKPa: governor.cap(for: current?.sensitivity ?? .high))
+        }
+
+        func trace() -> SessionTrace {
+            SessionTrace(timeline: runner.timeline, samples: samples, interventions: interventions, finalState: state.text)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import PlantarCore
+import PlantarSession
+import PlantarSimulator
+import Synchronization
+import Testing
+
+@Suite("Session runner on the simulated device")
+struct SessionRunnerTests {
+    @Test("back-pain runs to completion on both profiles with every invariant held", arguments: ["reference", "zoned"])
+    func completes(profile: String) async {
+        let device = profile == "reference" ? Fixtures.reference : Fixtures.zoned
+        let (trace, driver, report) = await Fixtures.simulate(device)
+        #expect(trace.finalState == "finished")
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(trace.interventions.filter { $0.kind != .rampLimited }.isEmpty, "\(trace.interventions)")
+        // Ends at rest: every channel vented, gantry nodes home.
+        let model = driver.model
+        for foot in device.feet {
+            #expect(model.feet[foot]!.channels.values.allSatisfy { $0.pressure < 0.5 })
+            if device.kind == .gantry { #expect(model.feet[foot]!.position == .home) }
+        }
+        // The trace covers the whole program.
+        #expect(trace.samples.last!.time >= Fixtures.timeline(device).duration)
+    }
+
+    @Test("the same inputs give the same trace, sample for sample")
+    func deterministic() async {
+        let a = await Fixtures.simulate(events: ["pullaway@3m", "return@3m5s"]).0
+        let b = await Fixtures.simulate(events: ["pullaway@3m", "return@3m5s"]).0
+        #expect(a == b)
+    }
+
+    @Test("switch@2m: pressure released at 2:00, session stopped and latched")
+    func switchStops() async {
+        let (trace, driver, report) = await Fixtures.simulate(events: ["switch@2m"])
+        #expect(trace.finalState.hasPrefix("stopped"))
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        let stop = trace.interventions.first { $0.kind == .switchStop }
+        #expect(stop != nil)
+        #expect(stop!.time >= .seconds(120) && stop!.time <= .milliseconds(120_050))
+        // The device released at 2:00 itself (reflex), before the session heard about it.
+        #expect(driver.lastReleaseAt != nil && driver.lastReleaseAt! <= .milliseconds(120_000))
+        // Nothing pressed after the stop: setpoints zero and the measured pressure decays.
+        let after = trace.samples.filter { $0.time > .milliseconds(120_100) }
+        #expect(!after.isEmpty)
+        #expect(after.allSatisfy { $0.setpointKPa == 0 })
+        #expect(after.filter { $0.time > .milliseconds(120_500) }.allSatisfy { ($0.measuredKPa ?? 0) < 1 })
+        #expect(driver.applied.filter { $0.time > .seconds(120) }.allSatisfy { $0.command.requestedKPa ?? 0 == 0 })
+    }
+
+    @Test("pullaway@3m: the governor eases off and the routine goes on gentler")
+    func pullAwayEases() async {
+        let (trace, _, report) = await Fixtures.simulate(events: ["pullaway@3m", "return@3m2s"])
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        let ease = trace.interventions.first { $0.kind == .easeOff }
+        #expect(ease != nil, "\(trace.interventions)")
+        #expect(ease!.time >= .seconds(180) && ease!.time < .milliseconds(180_500))
+        // After the pull-away the setpoints are lower than the same step's before it.
+        let before = trace.samples.filter { $0.time < .seconds(180) }.map(\.setpointKPa).max() ?? 0
+        let after = trace.samples.filter { $0.time > .seconds(185) && $0.state != "stopped" }.map(\.setpointKPa).max() ?? 0
+        #expect(after < before)
+    }
+
+    @Test("a sensor fault faults the session and releases")
+    func sensorFault() async {
+        let (trace, _, report) = await Fixtures.simulate(events: ["sensor-fault@1m"])
+        #expect(trace.finalState.hasPrefix("faulted"))
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(trace.samples.last.map { ($0.measuredKPa ?? 0) < 1 } ?? false)
+    }
+
+    @Test("the discomfort switch releases in the driver even when no one runs the session loop")
+    func reflexWithoutScheduler() async throws {
+        // A device under pressure, and a session loop that is not turning at all (the
+        // busiest scheduler there is): the switch must still release at once.
+        let driver = SimulatedDriver(profile: Fixtures.reference)
+        try await driver.apply(.pressure(channel: "node", kPa: 30, ramp: 150), foot: .right, at: .zero)
+        _ = await driver.poll(upTo: .seconds(1))
+        #expect(driver.model.feet[.right]!.channels["node"]!.pressure > 25)
+        driver.press(.switchPress)
+        let channel = driver.model.feet[.right]!.channels["node"]!
+        #expect(channel.target == 0 && channel.venting)
+        // The pump has no power while the switch is held: a command cannot press.
+        try await driver.apply(.pressure(channel: "node", kPa: 30, ramp: 150), foot: .right, at: .seconds(1))
+        _ = await driver.poll(upTo: .seconds(2))
+        #expect(driver.model.feet[.right]!.channels["node"]!.pressure < 0.5)
+    }
+
+    @Test("stop in the middle of the press-and-hold releases and latches")
+    func stopMidHold() async {
+        let timeline = Fixtures.timeline()
+        let hold = timeline.steps.first { $0.technique == .pressHold }!
+        let at = hold.start + .seconds(20)
+        let box = RunnerBox()
+        var options = RunnerOptions()
+        // A request from outside the loop, as the daemon's API or Ctrl-C makes it.
+        options.onStatus = { status in if status.elapsed >= at { box.runner.withLock { $0?.stop(source: "test") } } }
+        let driver = SimulatedDriver(profile: Fixtures.reference)
+        let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
+                                   settings: GovernorSettings.standard(for: Fixtures.reference), options: options)
+        box.runner.withLock { $0 = runner }
+        let trace = await runner.run()
+        #expect(trace.finalState.hasPrefix("stopped"))
+        let after = trace.samples.filter { $0.time > at + .milliseconds(600) }
+        #expect(!after.isEmpty)
+        #expect(after.allSatisfy { ($0.measuredKPa ?? 0) < 1 && $0.setpointKPa == 0 })
+    }
+
+    @Test("pause mid-hold releases pressure; resume restores it and the routine still finishes")
+    func pauseResume() async {
+        let timeline = Fixtures.timeline()
+        let hold = timeline.steps.first { $0.technique == .pressHold }!
+        let pauseAt = hold.start + .seconds(10)
+        let box = RunnerBox()
+        let phase = Mutex(0)
+        var options = RunnerOptions()
+        options.onStatus = { status in
+            phase.withLock { p in
+                if p == 0 && status.elapsed >= pauseAt { p = 1; box.runner.withLock { $0?.pause() } }
+                else if p == 1 && status.state == .paused { p = 2 }
+                else if p == 2 { p = 3 }
+                else if p >= 3 && p < 40 { p += 1; if p == 40 { box.runner.withLock { $0?.resume() } } }
+            }
+        }
+        let driver = SimulatedDriver(profile: Fixtures.reference)
+        let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
+                                   settings: GovernorSettings.standard(for: Fixtures.reference), options: options)
+        box.runner.withLock { $0 = runner }
+        let trace = await runner.run()
+        #expect(trace.finalState == "finished")
+        let paused = trace.samples.filter { $0.state == "paused" }
+        #expect(!paused.isEmpty)
+        #expect(paused.dropFirst(5).allSatisfy { ($0.measuredKPa ?? 0) < 1 })
+        // The pause is added to the session, not taken from the routine.
+        #expect(trace.samples.last!.time > timeline.duration + .seconds(1))
+    }
+}
+
+/// Lets a status callback reach the runner it belongs to.
+final class RunnerBox: Sendable {
+    let runner = Mutex<SessionRunner<VirtualClock>?>(nil)
+}
