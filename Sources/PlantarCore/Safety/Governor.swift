@@ -135,7 +135,7 @@ public struct Governor: Sendable {
 
         case .move(let to, _):
             guard beginIfArmed() else {
-                report(.blocked, foot, "\(entry.command.text) refused: \(state)", at: now, into: &actions)
+                report(.blocked, foot, "\(describe(entry.command)) refused: \(state)", at: now, into: &actions)
                 return actions
             }
             if feet[foot] == nil { feet[foot] = FootState() }
@@ -151,7 +151,7 @@ public struct Governor: Sendable {
 
         case .pressure(let name, let kPa, let ramp):
             guard beginIfArmed() else {
-                report(.blocked, foot, "\(entry.command.text) refused: \(state)", at: now, into: &actions)
+                report(.blocked, foot, "\(describe(entry.command)) refused: \(state)", at: now, into: &actions)
                 return actions
             }
             guard !kPa.isNaN else {
@@ -161,7 +161,7 @@ public struct Governor: Sendable {
             var target = max(kPa, 0)
             let cap = cap(for: entry.sensitivity)
             if target > cap {
-                report(.capClamped, foot, "pressure \(name) \(fixed(kPa, 1)) kPa lowered to the \(entry.sensitivity.rawValue)-sensitivity cap of \(fixed(cap, 1)) kPa [\(entry.zone)]", at: now, into: &actions)
+                report(.capClamped, foot, "pressure \(name) \(num(kPa, 1)) kPa lowered to the \(entry.sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa [\(entry.zone)]", at: now, into: &actions)
                 target = cap
             }
             let fs = feet[foot, default: FootState()]
@@ -176,7 +176,7 @@ public struct Governor: Sendable {
                 // An ease-off is running on this foot: nothing may rise, and a further
                 // lowering goes at least as fast as the ease.
                 guard target < channel.target || target == 0 else {
-                    report(.blocked, foot, "pressure \(name) \(fixed(target, 1)) kPa refused: easing off until \(clockText(until, millis: true))", at: now, into: &actions)
+                    report(.blocked, foot, "pressure \(name) \(num(target, 1)) kPa refused: easing off until \(clockText(until, millis: true))", at: now, into: &actions)
                     return actions
                 }
                 rate = max(rate.isFinite && rate > 0 ? rate : 0, channel.ramp.isFinite ? channel.ramp : settings.maxRampKPaPerS)
@@ -184,10 +184,10 @@ public struct Governor: Sendable {
                 // Rising: never faster than the device allows.
                 let maxRamp = settings.maxRampKPaPerS
                 if rate.isNaN || rate <= 0 {
-                    report(.rampLimited, foot, "pressure \(name) ramp \(fixed(rate, 1)) kPa/s is not a rate: set to \(fixed(maxRamp, 1)) kPa/s", at: now, into: &actions)
+                    report(.rampLimited, foot, "pressure \(name) ramp \(num(rate, 1)) kPa/s is not a rate: set to \(num(maxRamp, 1)) kPa/s", at: now, into: &actions)
                     rate = maxRamp
                 } else if rate > maxRamp {
-                    report(.rampLimited, foot, "pressure \(name) ramp \(fixed(rate, 1)) kPa/s slowed to the device's \(fixed(maxRamp, 1)) kPa/s", at: now, into: &actions)
+                    report(.rampLimited, foot, "pressure \(name) ramp \(num(rate, 1)) kPa/s slowed to the device's \(num(maxRamp, 1)) kPa/s", at: now, into: &actions)
                     rate = maxRamp
                 }
             } else if !(rate.isFinite && rate > 0) {
@@ -273,7 +273,7 @@ public struct Governor: Sendable {
                 if fire { c.overFaulted = true }
                 feet[foot]!.channels[name] = c
                 if fire {
-                    latchFault("over-pressure on \(foot.rawValue) \(name): \(fixed(measured, 1)) kPa, above \(fixed(limit, 1)) kPa for \((now - since).milliseconds) ms",
+                    latchFault("over-pressure on \(foot.rawValue) \(name): \(num(measured, 1)) kPa, above \(num(limit, 1)) kPa for \((now - since).milliseconds) ms",
                                foot: foot, at: now, into: &actions)
                 }
             } else if c.overSince != nil {
@@ -304,7 +304,7 @@ public struct Governor: Sendable {
             let peak = feet[foot]!.forceSamples.map(\.force).max() ?? 0
             if peak >= settings.pullAwayMinimumForceN, force < settings.pullAwayForceDropFraction * peak {
                 feet[foot]!.forceSamples = []
-                easeOff(source: "pull-away: contact force of the \(foot.rawValue) foot fell from \(fixed(peak, 1)) N to \(fixed(force, 1)) N",
+                easeOff(source: "pull-away: contact force of the \(foot.rawValue) foot fell from \(num(peak, 1)) N to \(num(force, 1)) N",
                         foot: foot, at: now, into: &actions)
             } else {
                 feet[foot]!.forceSamples.append(ForceSample(time: now, force: force))
@@ -407,7 +407,7 @@ public struct Governor: Sendable {
                 let held = now - fs.channels[name]!.holdStart!
                 actions.append(.release(foot: foot))
                 releaseFoot(foot, at: now)
-                report(.holdLimit, foot, "\(name) pressed at one point for \(fixed(held.seconds, 3)) s, over the \(fixed(settings.limits.holdLimit.seconds, 0)) s hold limit: released the foot",
+                report(.holdLimit, foot, "\(name) pressed at one point for \(num(held.seconds, 3)) s, over the \(num(settings.limits.holdLimit.seconds, 0)) s hold limit: released the foot",
                        at: now, into: &actions)
             }
         }
@@ -448,7 +448,7 @@ public struct Governor: Sendable {
         }
         let range = settings.pressureSensorRange
         for (name, value) in readings.sorted(by: { $0.key < $1.key }) where !range.contains(value) {
-            return "\(name) reads \(fixed(value, 1)) kPa, outside \(fixed(range.lowerBound, 0))...\(fixed(range.upperBound, 0)) kPa"
+            return "\(name) reads \(num(value, 1)) kPa, outside \(num(range.lowerBound, 0))...\(num(range.upperBound, 0)) kPa"
         }
         return nil
     }
@@ -470,7 +470,7 @@ public struct Governor: Sendable {
         discomfortSignals.append(now)
         if discomfortSignals.count >= settings.escalationCount {
             stopSession(.escalated, kind: .escalatedStop,
-                        detail: "\(discomfortSignals.count) discomfort signals within \(fixed(settings.escalationWindow.seconds, 0)) s (last: \(source)): everything released",
+                        detail: "\(discomfortSignals.count) discomfort signals within \(num(settings.escalationWindow.seconds, 0)) s (last: \(source)): everything released",
                         at: now, into: &actions)
             return
         }
@@ -507,8 +507,8 @@ public struct Governor: Sendable {
             easeEndsAt = now + within
         }
         let classes = worked.sorted().map(\.rawValue).joined(separator: ", ")
-        report(.easeOff, foot, "\(source): pressure down \(fixed(settings.easeFraction * 100, 0))% within \(within.milliseconds) ms; caps now x\(fixed(sessionEaseFactor, 2))"
-               + (classes.isEmpty ? "" : " and x\(fixed(settings.easeZoneCapFactor, 2)) more for \(classes)"),
+        report(.easeOff, foot, "\(source): pressure down \(num(settings.easeFraction * 100, 0))% within \(within.milliseconds) ms; caps now x\(num(sessionEaseFactor, 2))"
+               + (classes.isEmpty ? "" : " and x\(num(settings.easeZoneCapFactor, 2)) more for \(classes)"),
                at: now, into: &actions)
     }
 
@@ -590,6 +590,22 @@ public struct Governor: Sendable {
 
     private mutating func releaseEverything(at now: Duration) {
         for foot in Foot.allCases { releaseFoot(foot, at: now) }
+    }
+}
+
+// MARK: - Text that never traps
+
+/// `fixed` for numbers that come from outside (commands, telemetry): NaN, infinities and
+/// absurd magnitudes are printed as they are instead of trapping in `fixed`.
+private func num(_ value: Double, _ decimals: Int) -> String {
+    value.isFinite && abs(value) < 1e12 ? fixed(value, decimals) : "\(value)"
+}
+
+private func describe(_ command: ActuatorCommand) -> String {
+    switch command {
+    case .move(let p, let speed): "move u=\(num(p.u, 1)) v=\(num(p.v, 1)) speed=\(num(speed, 1))"
+    case .pressure(let channel, let kPa, let ramp): "pressure \(channel) \(num(kPa, 1)) kPa ramp=\(num(ramp, 1))"
+    case .release(let channel): "release \(channel)"
     }
 }
 
