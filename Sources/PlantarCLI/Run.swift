@@ -58,7 +58,7 @@ struct Run: AsyncParsableCommand {
 }
 
 /// Turns SIGINT into a call, once; the default handler is restored when cancelled.
-final class Interrupt: Sendable {
+final class Interrupt {
     private let source: any DispatchSourceSignal
 
     init(_ handler: @escaping @Sendable () -> Void) {

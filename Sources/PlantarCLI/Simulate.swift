@@ -39,8 +39,9 @@ struct Simulate: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let script = try events.map { (text) throws(UserFacingError) in
-                do { return try ScriptedEvent.parse(text) } catch { throw UserFacingError(error.description) }
+            var script: [ScriptedEvent] = []
+            for text in events {
+                do throws(ScriptError) { script.append(try ScriptedEvent.parse(text)) } catch { throw UserFacingError(error.description) }
             }
             let bench = Workbench()
             let (_, device, timeline) = try bench.compile(program, choices)
@@ -59,7 +60,7 @@ struct Simulate: AsyncParsableCommand {
             if let svg {
                 let map = try bench.library.loadFootMap()
                 let geometry = FootGeometry(map: map, size: choices.compileOptions().footSize, device: device)
-                try write(TraceSVG.render(sessionTrace, geometry: geometry, feet: Array(Set(timeline.entries.map(\.foot))).sorted().reversed()), to: svg)
+                try write(TraceSVG.render(sessionTrace, geometry: geometry, feet: []), to: svg)
             }
             if json {
                 let encoder = JSONEncoder()

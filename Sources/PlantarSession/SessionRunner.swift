@@ -156,7 +156,7 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         /// The governor's easing shows as the session's easing.
         mutating func syncEasing() {
             guard state == .running || state == .easing else { return }
-            state = governor.isEasing ? .easing : .running
+            state = governor.state == .easing ? .easing : .running
         }
 
         mutating func handle(_ event: DeviceEvent, at now: Duration) async {

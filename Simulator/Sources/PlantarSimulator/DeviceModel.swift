@@ -132,7 +132,8 @@ public struct DeviceModel: Sendable {
         for foot in feet.keys {
             guard let motion = feet[foot]!.motion else { continue }
             feet[foot]!.position = Self.position(of: motion, at: time)
-            if time >= motion.start + motion.limits.travelTime(motion.from.distance(to: motion.to)) {
+            // A microsecond of slack: a move due to end "now" has ended, whatever the rounding.
+            if time >= motion.start + motion.limits.travelTime(motion.from.distance(to: motion.to)) - 1e-6 {
                 feet[foot]!.position = motion.to
                 feet[foot]!.motion = nil
             }

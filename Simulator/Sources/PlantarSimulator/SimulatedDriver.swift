@@ -19,8 +19,8 @@ public final class SimulatedDriver: DeviceDriver {
         var script: [ScriptedEvent]
         var nextTelemetry: Double = 0
         var pending: [DeviceEvent] = []
-        /// Session time of the latest release, for latency measurements.
-        var lastReleaseAt: Duration?
+        /// Session time the device released on its own for the discomfort switch (the reflex).
+        var reflexReleaseAt: Duration?
         /// Every command the device accepted, for audits.
         var applied: [SessionReport.AppliedCommand] = []
     }
@@ -44,10 +44,7 @@ public final class SimulatedDriver: DeviceDriver {
     }
 
     public func releaseAll(_ reason: ReleaseReason) {
-        state.withLock { s in
-            s.model.releaseAll()
-            s.lastReleaseAt = .roundedSeconds(s.model.time)
-        }
+        state.withLock { s in s.model.releaseAll() }
     }
 
     public func poll(upTo now: Duration) async -> [DeviceEvent] {
@@ -93,7 +90,7 @@ public final class SimulatedDriver: DeviceDriver {
         switch kind {
         case .switchPress:
             s.model.setSwitch(pressed: true)           // release first ...
-            s.lastReleaseAt = time
+            s.reflexReleaseAt = time
             s.pending.append(DeviceEvent(time: time, kind: .input(.discomfortSwitch(pressed: true, released: true))))  // ... then report
         case .switchRelease:
             s.model.setSwitch(pressed: false)
@@ -112,6 +109,6 @@ public final class SimulatedDriver: DeviceDriver {
     /// Every command the device accepted, in order.
     public var applied: [SessionReport.AppliedCommand] { state.withLock { $0.applied } }
 
-    /// Session time of the latest release the device performed (switch or releaseAll).
-    public var lastReleaseAt: Duration? { state.withLock { $0.lastReleaseAt } }
+    /// Session time the device released on its own for the discomfort switch.
+    public var reflexReleaseAt: Duration? { state.withLock { $0.reflexReleaseAt } }
 }

@@ -79,8 +79,9 @@ public enum Compiler {
         var shown = parameters
         shown["feet"] = selection.rawValue
         shown["foot-length"] = fixed(options.footSize.lengthMM, 0) + "mm"
+        // Rounded up so that the last move has surely completed when the timeline ends.
         return Timeline(routine: routine.name, device: device.name, parameters: shown, entries: emitter.entries,
-                        steps: emitter.scheduled, duration: .roundedSeconds(emitter.time),
+                        steps: emitter.scheduled, duration: .milliseconds(Int64((emitter.time * 1000).rounded(.up))),
                         statedDuration: routine.statedDuration(feet: selection))
     }
 

@@ -115,7 +115,7 @@ struct Emitter {
         let from = position[c.foot] ?? .home
         guard from != first.point else { return }
         emit(.move(to: first.point, speed: device.fastestSpeed), at: time, c, zone: first.zone)
-        time += device.moveSeconds(from: from, to: first.point)
+        time += device.moveSeconds(from: from, to: first.point, speedCap: device.fastestSpeed)
         position[c.foot] = first.point
     }
 
@@ -142,7 +142,7 @@ struct Emitter {
             let from = position[c.foot] ?? .home
             if from != contact.point {
                 emit(.move(to: contact.point, speed: device.fastestSpeed), at: t, c, zone: contact.zone)
-                t += device.moveSeconds(from: from, to: contact.point)
+                t += device.moveSeconds(from: from, to: contact.point, speedCap: device.fastestSpeed)
                 position[c.foot] = contact.point
             }
             let current = pressure[c.foot]?[channel] ?? 0
@@ -296,7 +296,10 @@ struct Emitter {
             pressure[foot] = [:]
             if moves, let from = position[foot], from != .home {
                 emit(.move(to: .home, speed: device.fastestSpeed), at: time, c, zone: "home")
-                latest = max(latest, time + device.moveSeconds(from: from, to: .home))
+                // From the start as emitted (rounded to the millisecond), so the timeline's
+                // end is never before the node is home.
+                let start = Duration.roundedSeconds(time).seconds
+                latest = max(latest, start + device.moveSeconds(from: from, to: .home, speedCap: device.fastestSpeed))
                 position[foot] = .home
             }
         }
