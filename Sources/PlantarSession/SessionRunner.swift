@@ -74,8 +74,9 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         while true {
             let now = start.duration(to: clock.now)
             await loop.turn(at: now, requests: requests.withLock { r in defer { r.removeAll() }; return r })
-            latestStatus.withLock { $0 = loop.status(at: now) }
-            options.onStatus?(loop.status(at: now))
+            let status = loop.status(at: now)
+            latestStatus.withLock { $0 = status }
+            options.onStatus?(status)
             if loop.state.isTerminal {
                 if loop.endedAt == nil { loop.endedAt = now }
                 if now >= loop.endedAt! + options.settleAfterEnd { break }

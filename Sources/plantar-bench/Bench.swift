@@ -37,6 +37,8 @@ struct SimulationSpeed: AsyncParsableCommand {
         abstract: "Whole pipeline (parse, compile, govern, simulate physics) of back-pain in virtual time.")
 
     @Option(help: "Runs per profile.") var runs = 20
+    @Option(help: "Telemetry the simulated device reports (Hz).") var telemetryRate = 25.0
+    @Option(help: "Trace sample interval (ms); 0 for no trace.") var sampleMs = 100
 
     func run() async throws {
         let library = ConfigLibrary.standard()
@@ -50,9 +52,11 @@ struct SimulationSpeed: AsyncParsableCommand {
                 let (routine, _) = try library.loadRoutine("back-pain", map: map)
                 let device = try library.loadDevice(profile)
                 let timeline = try Compiler.compile(routine, map: map, device: device)
-                let driver = SimulatedDriver(profile: device)
+                let driver = SimulatedDriver(profile: device, telemetryRate: telemetryRate)
+                var options = RunnerOptions()
+                options.sampleInterval = .milliseconds(sampleMs)
                 let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
-                                           settings: GovernorSettings.standard(for: device))
+                                           settings: GovernorSettings.standard(for: device), options: options)
                 let trace = await runner.run()
                 walls.append(start.duration(to: clock.now).seconds)
                 simulated = trace.samples.last?.time.seconds ?? 0

@@ -14,8 +14,6 @@ public struct DeviceModel: Sendable {
     public let profile: DeviceProfile
     /// Effective contact area of a node or bladder: converts kPa to newtons (4 cm²).
     public static let contactAreaM2 = 4e-4
-    /// Largest integration step; pressure is exact for a constant reference within a step.
-    static let integrationStep = 0.005
 
     public struct Channel: Sendable, Hashable {
         /// Where the commanded ramp has got to (kPa) and where it is going.
@@ -119,15 +117,12 @@ public struct DeviceModel: Sendable {
 
     // MARK: Time
 
-    /// Integrates the physics up to `t` seconds.
+    /// Moves the physics forward to `t` seconds. Pressure is integrated exactly (a first-order
+    /// lag behind a reference that ramps linearly), so time can jump from event to event.
     public mutating func advance(to t: Double) {
         guard t > time else { return }
-        var now = time
-        while now < t {
-            let dt = min(Self.integrationStep, t - now)
-            for foot in feet.keys { step(foot, dt) }
-            now += dt
-        }
+        let dt = t - time
+        for foot in feet.keys { integrate(foot, dt) }
         time = t
         for foot in feet.keys {
             guard let motion = feet[foot]!.motion else { continue }
@@ -140,20 +135,36 @@ public struct DeviceModel: Sendable {
         }
     }
 
-    mutating func step(_ foot: Foot, _ dt: Double) {
+    mutating func integrate(_ foot: Foot, _ dt: Double) {
         let pump = profile.pressure.pumpTimeConstant, valve = profile.pressure.valveTimeConstant
-        let present = feet[foot]!.present
+        let blocked = switchPressed || !feet[foot]!.present
         for name in feet[foot]!.channels.keys {
             var c = feet[foot]!.channels[name]!
             if c.pressure == 0 && c.reference == 0 && c.target == 0 { continue }
-            // The reference moves toward the target at the commanded ramp.
-            if c.reference < c.target { c.reference = min(c.target, c.reference + c.ramp * dt) }
-            else if c.reference > c.target { c.reference = max(c.target, c.reference - c.ramp * dt) }
-            // Without a foot to press against the bellows cannot hold pressure.
-            let goal = (switchPressed || !present) ? 0 : c.reference
-            let tau = goal > c.pressure && !c.venting ? pump : valve
-            c.pressure = goal + (c.pressure - goal) * exp(-dt / tau)
-            if c.pressure < 0.01 && goal == 0 { c.pressure = 0; if c.target == 0 { c.venting = false } }
+            var remaining = dt
+            while remaining > 0 {
+                // The reference ramps toward the target at the commanded rate, then holds.
+                let gap = c.target - c.reference
+                let ramping = gap != 0 && c.ramp > 0
+                let slope = ramping ? (gap > 0 ? c.ramp : -c.ramp) : 0
+                let span = ramping ? min(remaining, abs(gap) / c.ramp) : remaining
+                // Without a foot to press against (or with the pump's power cut by the
+                // switch) the bellows cannot hold pressure: the goal is zero.
+                let goal0 = blocked ? 0 : c.reference
+                let k = blocked ? 0 : slope
+                let tau = goal0 > c.pressure && !c.venting ? pump : valve
+                // Exact response of dp/dt = (g(s) - p)/tau to g(s) = goal0 + k s.
+                let decay = exp(-span / tau)
+                c.pressure = goal0 + k * span - k * tau + (c.pressure - goal0 + k * tau) * decay
+                if ramping { c.reference = span < abs(gap) / c.ramp ? c.reference + slope * span : c.target }
+                remaining -= span
+                if !ramping { break }
+            }
+            let goal = blocked ? 0 : c.reference
+            if goal == 0 && c.pressure < 0.01 {
+                c.pressure = 0
+                if c.target == 0 { c.venting = false }
+            }
             feet[foot]!.channels[name] = c
         }
     }
