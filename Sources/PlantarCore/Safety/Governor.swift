@@ -107,7 +107,7 @@ public struct Governor: Sendable {
             } else if let fault = presentFault {
                 report(.blocked, nil, "arm refused: \(fault)", at: now, into: &actions)
             } else if now >= settings.limits.autoOff {
-                report(.blocked, nil, "arm refused: the session is past its \(clockText(settings.limits.autoOff)) auto-off", at: now, into: &actions)
+                report(.blocked, nil, "arm refused: the session is past its \(timeText(settings.limits.autoOff)) auto-off", at: now, into: &actions)
             } else {
                 state = .armed
                 armedAt = now
@@ -176,7 +176,7 @@ public struct Governor: Sendable {
                 // An ease-off is running on this foot: nothing may rise, and a further
                 // lowering goes at least as fast as the ease.
                 guard target < channel.target || target == 0 else {
-                    report(.blocked, foot, "pressure \(name) \(num(target, 1)) kPa refused: easing off until \(clockText(until, millis: true))", at: now, into: &actions)
+                    report(.blocked, foot, "pressure \(name) \(num(target, 1)) kPa refused: easing off until \(timeText(until, millis: true))", at: now, into: &actions)
                     return actions
                 }
                 rate = max(rate.isFinite && rate > 0 ? rate : 0, channel.ramp.isFinite ? channel.ramp : settings.maxRampKPaPerS)
@@ -220,8 +220,12 @@ public struct Governor: Sendable {
     public mutating func discomfortSwitch(pressed: Bool, alreadyReleased: Bool, at time: Duration) -> [GovernorAction] {
         let now = clock(time)
         switchPressed = pressed
-        guard pressed else { return [] }
         var actions: [GovernorAction] = []
+        guard pressed else {
+            // Letting go changes nothing, but time has passed.
+            advance(to: now, into: &actions)
+            return actions
+        }
         stopSession(.discomfortSwitch, kind: .switchStop,
                     detail: "discomfort switch pressed: everything released" + (alreadyReleased ? " (the driver had released first)" : ""),
                     at: now, into: &actions)
@@ -262,25 +266,28 @@ public struct Governor: Sendable {
         }
         feet[foot]!.sensorFault = false
 
-        for (name, measured) in (t.pressureKPa ?? [:]).sorted(by: { $0.key < $1.key }) {
-            var c = feet[foot]!.channels[name] ?? Channel()
+        var overPressures: [(name: String, text: String)] = []
+        for (name, measured) in t.pressureKPa ?? [:] {
+            let known = feet[foot]!.channels[name]
+            var c = known ?? Channel()
             let limit = max(cap(for: c.sensitivity ?? .low), c.level(at: now)) * settings.overPressureFactor
                 + settings.overPressureMarginKPa
             if measured > limit {
                 let since = c.overSince ?? now
                 c.overSince = since
-                let fire = now - since > settings.overPressureDuration && !c.overFaulted
-                if fire { c.overFaulted = true }
-                feet[foot]!.channels[name] = c
-                if fire {
-                    latchFault("over-pressure on \(foot.rawValue) \(name): \(num(measured, 1)) kPa, above \(num(limit, 1)) kPa for \((now - since).milliseconds) ms",
-                               foot: foot, at: now, into: &actions)
+                if now - since > settings.overPressureDuration && !c.overFaulted {
+                    c.overFaulted = true
+                    overPressures.append((name, "over-pressure on \(foot.rawValue) \(name): \(num(measured, 1)) kPa, above \(num(limit, 1)) kPa for \((now - since).milliseconds) ms"))
                 }
+                feet[foot]!.channels[name] = c
             } else if c.overSince != nil {
                 c.overSince = nil
                 c.overFaulted = false
                 feet[foot]!.channels[name] = c
             }
+        }
+        for over in overPressures.sorted(by: { $0.name < $1.name }) {
+            latchFault(over.text, foot: foot, at: now, into: &actions)
         }
 
         feet[foot]!.present = t.footPresent
@@ -338,7 +345,7 @@ public struct Governor: Sendable {
         advance(to: now, into: &actions)
         let lateness = appliedAt - dueAt
         if state.isRunning, lateness > settings.maxLateness {
-            latchFault("missed deadline: a command due at \(clockText(dueAt, millis: true)) was applied \(lateness.milliseconds) ms late (limit \(settings.maxLateness.milliseconds) ms)",
+            latchFault("missed deadline: a command due at \(timeText(dueAt, millis: true)) was applied \(lateness.milliseconds) ms late (limit \(settings.maxLateness.milliseconds) ms)",
                        foot: nil, at: now, into: &actions)
         }
         return actions
@@ -353,6 +360,7 @@ public struct Governor: Sendable {
         let now = clock(time)
         var actions: [GovernorAction] = []
         self.switchPressed = switchPressed
+        advance(to: now, into: &actions)
         guard state.isLatched else { return actions }
         if switchPressed {
             report(.blocked, nil, "re-arm refused: the discomfort switch is still pressed", at: now, into: &actions)
@@ -390,7 +398,7 @@ public struct Governor: Sendable {
         guard state.isRunning else { return }
         if now >= settings.limits.autoOff {
             stopSession(.autoOff, kind: .autoOff,
-                        detail: "auto-off at \(clockText(settings.limits.autoOff)): everything released",
+                        detail: "auto-off at \(timeText(settings.limits.autoOff)): everything released",
                         at: now, into: &actions)
             return
         }
@@ -400,9 +408,9 @@ public struct Governor: Sendable {
         }
         for foot in Foot.allCases {
             guard let fs = feet[foot] else { continue }
-            let over = fs.channelNames.first { name in
-                fs.channels[name]!.holdStart.map { now - $0 > settings.limits.holdLimit } ?? false
-            }
+            let over = fs.channels.filter { _, c in
+                c.holdStart.map { now - $0 > settings.limits.holdLimit } ?? false
+            }.keys.min()
             if let name = over {
                 let held = now - fs.channels[name]!.holdStart!
                 actions.append(.release(foot: foot))
@@ -424,7 +432,9 @@ public struct Governor: Sendable {
     }
 
     private var latestTelemetry: Duration {
-        max(feet.values.compactMap(\.lastTelemetry).max() ?? armedAt, armedAt)
+        var latest = armedAt
+        for foot in Foot.allCases { if let t = feet[foot]?.lastTelemetry, t > latest { latest = t } }
+        return latest
     }
 
     private func telemetryOverdue(at now: Duration) -> String? {
@@ -447,6 +457,7 @@ public struct Governor: Sendable {
             return settings.requiresPressureSensor ? "no reading" : nil
         }
         let range = settings.pressureSensorRange
+        guard !readings.values.allSatisfy(range.contains) else { return nil }
         for (name, value) in readings.sorted(by: { $0.key < $1.key }) where !range.contains(value) {
             return "\(name) reads \(num(value, 1)) kPa, outside \(num(range.lowerBound, 0))...\(num(range.upperBound, 0)) kPa"
         }
@@ -584,7 +595,8 @@ public struct Governor: Sendable {
     }
 
     private mutating func releaseFoot(_ foot: Foot, at now: Duration) {
-        for name in feet[foot]?.channelNames ?? [] { releaseChannel(foot, name, at: now) }
+        guard let names = feet[foot]?.channels.keys else { return }
+        for name in names { releaseChannel(foot, name, at: now) }
         feet[foot]?.easingUntil = nil
     }
 
@@ -599,6 +611,12 @@ public struct Governor: Sendable {
 /// absurd magnitudes are printed as they are instead of trapping in `fixed`.
 private func num(_ value: Double, _ decimals: Int) -> String {
     value.isFinite && abs(value) < 1e12 ? fixed(value, decimals) : "\(value)"
+}
+
+/// `clockText` for any duration: a negative one (a due time before the session started)
+/// would trap there.
+private func timeText(_ d: Duration, millis: Bool = false) -> String {
+    d < .zero ? "-" + clockText(.zero - d, millis: millis) : clockText(d, millis: millis)
 }
 
 private func describe(_ command: ActuatorCommand) -> String {
