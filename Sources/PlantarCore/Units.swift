@@ -47,6 +47,9 @@ extension Duration {
 /// Fixed-point formatting without Foundation: `fixed(3.14159, 2) == "3.14"`.
 /// Used for golden files, so it must be exact and locale-free.
 public func fixed(_ value: Double, _ decimals: Int) -> String {
+    // Never trap on what a bad input or a broken sensor can produce.
+    guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
+    guard abs(value) < 1e15 else { return value < 0 ? "-huge" : "huge" }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }
     let scaled = (value * scale).rounded()
@@ -63,6 +66,7 @@ public func fixed(_ value: Double, _ decimals: Int) -> String {
 
 /// `m:ss` or `m:ss.mmm` for showing offsets to people.
 public func clockText(_ d: Duration, millis: Bool = false) -> String {
+    if d < .zero { return "-" + clockText(.zero - d, millis: millis) }
     let ms = d.milliseconds
     let totalSeconds = ms / 1000
     let m = totalSeconds / 60, s = totalSeconds % 60

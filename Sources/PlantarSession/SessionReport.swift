@@ -48,7 +48,7 @@ public struct SessionReport: Sendable {
         var problems: [String] = []
         let fresh = Governor(settings: settings)
         let highestCap = Sensitivity.allCases.map { fresh.cap(for: $0) }.max() ?? 0
-        let stopAt = trace.interventions.first { [.switchStop, .escalatedStop, .fault, .autoOff].contains($0.kind) }?.time
+        let stopAt = trace.interventions.first { [.switchStop, .operatorStop, .escalatedStop, .fault, .autoOff].contains($0.kind) }?.time
         var last: [Foot: [String: Double]] = [:]
         for a in applied {
             if case .release(let channel) = a.command { last[a.foot, default: [:]][channel] = 0 }

@@ -470,12 +470,19 @@ struct GovernorEaseTests {
         rig.run(until: .seconds(1))
         rig.send { $0.ease(source: "api", foot: nil, at: .seconds(1)) }
         rig.now = .seconds(1) + ms(100)
+        let easedLevel = rig.gov.setpointKPa(for: .right)
         let during = rig.filter(press(70))
-        #expect(during.applied.isEmpty)
-        #expect(during.reports(.blocked).count == 1)
+        // The same request again is scaled by the ease: it can only go lower, never rise.
+        #expect(during.pressures.allSatisfy { $0.kPa <= easedLevel + 1e-9 })
+        #expect(during.reports(.capClamped).isEmpty)
+        let higher = rig.filter(press(200))
+        #expect(higher.pressures.allSatisfy { $0.kPa <= easedLevel + 1e-9 })
         rig.run(until: .seconds(1) + ms(300))
         #expect(rig.gov.state == .active)
-        let after = rig.filter(press(70))
+        // After it: requests press less by the ease factors, and the lowered cap holds.
+        let gentle = rig.filter(press(50))
+        #expect(abs(gentle.pressures.first!.kPa - 50 * 0.8 * 0.7) < 1e-9)
+        let after = rig.filter(press(200))
         #expect(after.pressures.first!.kPa == rig.gov.cap(for: .low))
         #expect(after.reports(.capClamped).count == 1)
     }

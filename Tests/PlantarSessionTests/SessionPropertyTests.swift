@@ -77,7 +77,7 @@ struct SessionPropertyTests {
             #expect(report.violations.isEmpty, "\(context): \(report.violations)")
 
             // Nothing pressing after a switch stop, a fault or auto-off, until the end.
-            if let stop = trace.interventions.first(where: { [.switchStop, .escalatedStop, .fault, .autoOff].contains($0.kind) }) {
+            if let stop = trace.interventions.first(where: { [.switchStop, .operatorStop, .escalatedStop, .fault, .autoOff].contains($0.kind) }) {
                 let later = driver.applied.filter { $0.time > stop.time }
                 #expect(later.allSatisfy { ($0.command.requestedKPa ?? 0) == 0 }, "\(context): pressed after \(stop)")
             }

@@ -63,8 +63,8 @@ struct SessionRunnerTests {
         let before = lumbarPeak(.zero..<Duration.seconds(180))
         let after = lumbarPeak(Duration.seconds(185)..<trace.samples.last!.time)
         #expect(before > 0 && after > 0)
-        #expect(after < before)
-        #expect(trace.interventions.contains { $0.kind == .capClamped && $0.time > .seconds(185) })
+        // The pull-away lowered the session by at least the ease factor.
+        #expect(after <= before * GovernorSettings.standard(for: Fixtures.reference).easeCapFactor + 1e-9)
     }
 
     @Test("a sensor fault faults the session and releases")

@@ -158,7 +158,11 @@ public struct Governor: Sendable {
                 report(.blocked, foot, "pressure \(name) refused: the setpoint is not a number", at: now, into: &actions)
                 return actions
             }
-            var target = max(kPa, 0)
+            // After a discomfort signal the routine presses less, not only less than the
+            // lowered cap: a request already under the cap is scaled by the same factors, so
+            // pressure never climbs back to where the person asked for less.
+            let easeScale = sessionEaseFactor * (classEaseFactor[entry.sensitivity] ?? 1)
+            var target = max(kPa, 0) * easeScale
             let cap = cap(for: entry.sensitivity)
             if target > cap {
                 report(.capClamped, foot, "pressure \(name) \(num(kPa, 1)) kPa lowered to the \(entry.sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa [\(entry.zone)]", at: now, into: &actions)
@@ -236,8 +240,7 @@ public struct Governor: Sendable {
     public mutating func stop(source: String, at time: Duration) -> [GovernorAction] {
         let now = clock(time)
         var actions: [GovernorAction] = []
-        // Intervention.Kind has no operator-stop kind yet; the detail tells it apart.
-        stopSession(.operatorStop(source), kind: .switchStop, detail: "operator stop from \(source): everything released",
+        stopSession(.operatorStop(source), kind: .operatorStop, detail: "operator stop from \(source): everything released",
                     at: now, into: &actions)
         return actions
     }

@@ -12,6 +12,8 @@ public struct Intervention: Sendable, Hashable, CustomStringConvertible {
         case escalatedStop = "escalated-stop"
         /// The discomfort switch: everything released, latched.
         case switchStop = "switch-stop"
+        /// An operator stop (`plantar stop`, the API, Ctrl-C): everything released, latched.
+        case operatorStop = "operator-stop"
         /// A press at one point reached the hold limit: pressure released there.
         case holdLimit = "hold-limit"
         /// The session reached auto-off.
