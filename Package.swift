@@ -53,7 +53,8 @@ let package = Package(
 
         .testTarget(
             name: "PlantarCoreTests",
-            dependencies: ["PlantarCore", "PlantarConfig", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["PlantarCore", "PlantarConfig", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "PlantarSessionTests",

@@ -30,7 +30,8 @@ public enum FootMapLoader {
                 case "path":
                     if let items = r.sequence(z["path"]!, "\(what) path") {
                         let points = items.compactMap { r.footPoint($0, "\(what) path point") }
-                        if points.count < 2 { r.error(z["path"]!, "\(what) path needs at least two points") }
+                        // A bad point is reported where it is; count only what was written.
+                        if items.count < 2 { r.error(z["path"]!, "\(what) path needs at least two points") }
                         else if points.count == items.count { shape = .path(points) }
                     }
                 case "area":
@@ -58,9 +59,14 @@ public enum FootMapLoader {
             }
         }
         let map = FootMap(widthRatio: widthRatio, zones: zones)
+        // A segment that is written but broken has its own error already.
+        let written = Set(top["zones"].flatMap { node -> [String]? in
+            guard case .mapping(let m) = node else { return nil }
+            return m.keys.compactMap(\.string)
+        } ?? [])
         for zone in zones {
             guard case .segments(let ids) = zone.shape else { continue }
-            for id in ids where map.zone(id) == nil {
+            for id in ids where map.zone(id) == nil && !written.contains(id) {
                 r.problems.append(Diagnostic(at: zone.location, "zone '\(zone.id)' names unknown segment '\(id)'"))
             }
         }

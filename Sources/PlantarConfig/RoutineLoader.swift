@@ -22,20 +22,36 @@ public enum RoutineLoader {
         if let sources = top["sources"] { _ = r.sequence(sources, "sources") }
         let feet = top["feet"].flatMap { r.choice($0, "feet", FeetSelection.self) } ?? .both
         let order = top["order"].flatMap { r.choice($0, "order", FootOrder.self) } ?? .rightFirst
+        let errorsBeforeParameters = r.problems.count
         let parameters = top["parameters"].map { parseParameters($0, &r) } ?? [:]
+        let parametersBroken = r.problems.count > errorsBeforeParameters
 
         var steps: [RoutineStep] = []
+        var numbered: [(number: Int, step: RoutineStep)] = []
         if let stepsNode = top["steps"], let items = r.sequence(stepsNode, "steps") {
             if items.isEmpty { r.error(stepsNode, "a routine needs at least one step") }
             for (i, item) in items.enumerated() {
-                if let step = parseStep(item, number: i + 1, &r) { steps.append(step) }
+                if let step = parseStep(item, number: i + 1, &r) {
+                    steps.append(step)
+                    numbered.append((i + 1, step))
+                }
             }
         }
         let routine = Routine(name: name, title: title, summary: summary, feet: feet, order: order,
                               parameters: parameters, steps: steps, file: file)
-        // Cross-checks need the whole file parsed; skip them when the file itself is broken
-        // so one mistake is not reported twice.
-        if !r.problems.hasErrors { r.problems += RoutineValidator.check(routine, map: map, limits: limits) }
+        if !r.problems.hasErrors {
+            r.problems += RoutineValidator.check(routine, map: map, limits: limits)
+        } else {
+            // Every error in the file is listed at once: the steps that parsed are still
+            // checked against the map, under their own numbers. Not the total duration (some
+            // steps are missing) and not steps that use a parameter when the parameters are
+            // broken, so one mistake is not reported twice.
+            for (number, step) in numbered
+            where !(parametersBroken && !RoutineValidator.parameterReferences(in: step.zone).isEmpty) {
+                r.problems += RoutineValidator.checkStep(step, number: number, parameters: routine.allParameters,
+                                                         map: map, limits: limits)
+            }
+        }
         guard !r.problems.hasErrors else { throw DiagnosticsError(sorted(r.problems)) }
         return (routine, r.problems)
     }

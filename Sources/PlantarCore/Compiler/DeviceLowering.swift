@@ -17,6 +17,8 @@ struct Emitter {
     static let touchFraction = 0.25
     /// A bite must rest on the point for at least this long to be a press at all.
     static let minimumDwell = 0.15
+    /// Rounding slack when a bite's parts add up to exactly its period.
+    static let timeTolerance = 1e-9
 
     init(device: DeviceProfile, geometry: FootGeometry) {
         self.device = device
@@ -115,8 +117,15 @@ struct Emitter {
         let from = position[c.foot] ?? .home
         guard from != first.point else { return }
         emit(.move(to: first.point, speed: device.fastestSpeed), at: time, c, zone: first.zone)
-        time += device.moveSeconds(from: from, to: first.point, speedCap: device.fastestSpeed)
+        time += fastMoveSeconds(from: from, to: first.point)
         position[c.foot] = first.point
+    }
+
+    /// Seconds for a move sent at `device.fastestSpeed`. The command carries that speed, so
+    /// it is timed with it too: on a diagonal the axes alone would allow a faster path, and a
+    /// driver that honours the command would arrive after the commands that follow it.
+    func fastMoveSeconds(from: DevicePoint, to: DevicePoint) -> Double {
+        device.moveSeconds(from: from, to: to, speedCap: device.fastestSpeed)
     }
 
     mutating func releaseAll(_ foot: Foot, _ c: StepContext) {
@@ -142,16 +151,19 @@ struct Emitter {
             let from = position[c.foot] ?? .home
             if from != contact.point {
                 emit(.move(to: contact.point, speed: device.fastestSpeed), at: t, c, zone: contact.zone)
-                t += device.moveSeconds(from: from, to: contact.point, speedCap: device.fastestSpeed)
+                t += fastMoveSeconds(from: from, to: contact.point)
                 position[c.foot] = contact.point
             }
             let current = pressure[c.foot]?[channel] ?? 0
             let kPa = target(contact, fraction, c)
-            let touch = kPa * Self.touchFraction
             let up = abs(kPa - current) / ramp
+            // Ease off between bites as far as the time allows, at most to the touch level: a
+            // big foot or a high intensity makes bites longer to ramp, not the step longer.
+            let room = max(period - (t - start) - up - Self.minimumDwell, 0)
+            let touch = max(kPa * Self.touchFraction, kPa - ramp * room)
             let down = (kPa - touch) / ramp
             let dwell = period - (t - start) - up - down
-            if dwell < Self.minimumDwell && !reported {
+            if dwell + Self.timeTolerance < Self.minimumDwell && !reported {
                 fail(c, "bites every \(fixed(period, 2)) s are too short for device '\(device.name)': a bite needs \(fixed(t - start + up + down + Self.minimumDwell, 2)) s (move, ramp up and down at \(fixed(ramp, 0)) kPa/s, rest); lengthen the step or use bigger bites")
                 reported = true
             }
@@ -227,11 +239,16 @@ struct Emitter {
             let current = pressure[c.foot]?[channel] ?? 0
             let kPa = target(contact, fraction, c)
             let staysOnNode = i + 1 < contacts.count && nodes[i + 1] == channel
-            let touch = staysOnNode ? kPa * Self.touchFraction : 0
             let up = abs(kPa - current) / ramp
-            let down = staysOnNode ? (kPa - touch) / ramp : ventSeconds
+            // Bites are spaced for a moving node; several land on one bladder, which cannot
+            // pulse as fast. Within a node the pulse eases off as deep as the time allows (at
+            // most to the touch level); leaving a node, it vents while the next one fills (a
+            // wave), so no time is set aside for the valve.
+            let room = max(period - up - Self.minimumDwell, 0)
+            let touch = staysOnNode ? max(kPa * Self.touchFraction, kPa - ramp * room) : 0
+            let down = staysOnNode ? (kPa - touch) / ramp : 0
             let dwell = period - up - down
-            if dwell < Self.minimumDwell && !reported {
+            if dwell + Self.timeTolerance < Self.minimumDwell && !reported {
                 fail(c, "pulses every \(fixed(period, 2)) s are too short for device '\(device.name)': one needs \(fixed(up + down + Self.minimumDwell, 2)) s; lengthen the step or use bigger bites")
                 reported = true
             }
@@ -275,7 +292,10 @@ struct Emitter {
             } else {
                 firm.toggle()
             }
-            let kPa = target(contact, fraction, c) * (firm ? 1 : 0.6)
+            // A bladder gets only so far in one slot (a rub that crosses between two nodes
+            // refills each from empty): ask for what it can reach, not more.
+            let reachable = (pressure[c.foot]?[channel] ?? 0) + ramp * slot
+            let kPa = min(target(contact, fraction, c) * (firm ? 1 : 0.6), reachable)
             emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone)
             pressure[c.foot, default: [:]][channel] = kPa
         }
@@ -299,7 +319,7 @@ struct Emitter {
                 // From the start as emitted (rounded to the millisecond), so the timeline's
                 // end is never before the node is home.
                 let start = Duration.roundedSeconds(time).seconds
-                latest = max(latest, start + device.moveSeconds(from: from, to: .home, speedCap: device.fastestSpeed))
+                latest = max(latest, start + fastMoveSeconds(from: from, to: .home))
                 position[foot] = .home
             }
         }

@@ -3,47 +3,8 @@ public enum RoutineValidator {
     /// Every problem with `routine`, each at the key it concerns. Empty when it is valid.
     public static func check(_ routine: Routine, map: FootMap, limits: SessionLimits = .standard) -> [Diagnostic] {
         var problems: [Diagnostic] = []
-        let parameters = routine.allParameters
-
         for (index, step) in routine.steps.enumerated() {
-            let label = "step \(index + 1) '\(step.name)'"
-            let zoneAt = step.location(of: "zone")
-            let references = parameterReferences(in: step.zone)
-            var resolutions: [[String: String]] = [[:]]
-            var referencesKnown = true
-            for name in references {
-                guard case .choice(let choices, _)? = parameters[name] else {
-                    problems.append(Diagnostic(at: zoneAt, "\(label): zone refers to '${\(name)}', which is not a choice parameter of this routine"))
-                    referencesKnown = false
-                    continue
-                }
-                resolutions = resolutions.flatMap { partial in choices.map { partial.merging([name: $0]) { $1 } } }
-            }
-            guard referencesKnown else { continue }
-
-            for resolution in resolutions {
-                let id = step.resolvedZone(resolution)
-                let with = resolution.isEmpty ? "" : " (when " + resolution.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
-                guard let zone = map.zone(id) else {
-                    let hint = nearestName(to: id, in: map.zones.keys).map { "; did you mean '\($0)'?" } ?? ""
-                    problems.append(Diagnostic(at: zoneAt, "\(label): unknown zone '\(id)'\(with)\(hint)"))
-                    continue
-                }
-                if let problem = shapeProblem(step.technique, zone) {
-                    problems.append(Diagnostic(at: zoneAt, "\(label): \(problem)\(with)"))
-                }
-            }
-
-            switch step.technique {
-            case .hold where step.duration > limits.holdLimit:
-                problems.append(Diagnostic(at: step.location(of: "duration"),
-                    "\(label): a hold of \(DurationSyntax.format(step.duration)) exceeds the hold limit of \(DurationSyntax.format(limits.holdLimit)) at one point"))
-            case .pressHold where (step.hold ?? .zero) > limits.holdLimit:
-                problems.append(Diagnostic(at: step.location(of: "hold"),
-                    "\(label): a hold of \(DurationSyntax.format(step.hold ?? .zero)) exceeds the hold limit of \(DurationSyntax.format(limits.holdLimit)) at one point"))
-            default:
-                break
-            }
+            problems += checkStep(step, number: index + 1, parameters: routine.allParameters, map: map, limits: limits)
         }
 
         let total = routine.statedDuration()
@@ -53,6 +14,54 @@ public enum RoutineValidator {
         } else if total > limits.autoOff {
             problems.append(Diagnostic(.warning, at: routine.steps.first?.location,
                 "routine lasts \(DurationSyntax.format(total)), longer than the \(DurationSyntax.format(limits.autoOff)) auto-off; sessions will stop there"))
+        }
+        return problems
+    }
+
+    /// The problems of one step, numbered `number` (1-based) in its routine: zones and
+    /// parameter references against the map, technique against zone shape, hold limits.
+    /// Loaders call it for the steps that parsed when others did not, so a file's every
+    /// error is listed at once.
+    public static func checkStep(_ step: RoutineStep, number: Int, parameters: [String: ParameterSpec],
+                                 map: FootMap, limits: SessionLimits = .standard) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        let label = "step \(number) '\(step.name)'"
+        let zoneAt = step.location(of: "zone")
+        let references = parameterReferences(in: step.zone)
+        var resolutions: [[String: String]] = [[:]]
+        var referencesKnown = true
+        for name in references {
+            guard case .choice(let choices, _)? = parameters[name] else {
+                problems.append(Diagnostic(at: zoneAt, "\(label): zone refers to '${\(name)}', which is not a choice parameter of this routine"))
+                referencesKnown = false
+                continue
+            }
+            resolutions = resolutions.flatMap { partial in choices.map { partial.merging([name: $0]) { $1 } } }
+        }
+        guard referencesKnown else { return problems }
+
+        for resolution in resolutions {
+            let id = step.resolvedZone(resolution)
+            let with = resolution.isEmpty ? "" : " (when " + resolution.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
+            guard let zone = map.zone(id) else {
+                let hint = nearestName(to: id, in: map.zones.keys).map { "; did you mean '\($0)'?" } ?? ""
+                problems.append(Diagnostic(at: zoneAt, "\(label): unknown zone '\(id)'\(with)\(hint)"))
+                continue
+            }
+            if let problem = shapeProblem(step.technique, zone) {
+                problems.append(Diagnostic(at: zoneAt, "\(label): \(problem)\(with)"))
+            }
+        }
+
+        switch step.technique {
+        case .hold where step.duration > limits.holdLimit:
+            problems.append(Diagnostic(at: step.location(of: "duration"),
+                "\(label): a hold of \(DurationSyntax.format(step.duration)) exceeds the hold limit of \(DurationSyntax.format(limits.holdLimit)) at one point"))
+        case .pressHold where (step.hold ?? .zero) > limits.holdLimit:
+            problems.append(Diagnostic(at: step.location(of: "hold"),
+                "\(label): a hold of \(DurationSyntax.format(step.hold ?? .zero)) exceeds the hold limit of \(DurationSyntax.format(limits.holdLimit)) at one point"))
+        default:
+            break
         }
         return problems
     }
