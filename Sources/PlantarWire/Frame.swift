@@ -82,11 +82,13 @@ public struct FrameDecoder: Sendable {
         public var missingSync = 0
         /// A frame whose CRC did not match.
         public var badCRC = 0
+        /// A partial frame dropped because the line went quiet (`flush()`).
+        public var truncated = 0
         /// Bytes thrown away while rejecting frames or waiting for a sync byte.
         public var discardedBytes = 0
 
         /// Frames rejected for any reason.
-        public var rejected: Int { badLength + missingSync + badCRC }
+        public var rejected: Int { badLength + missingSync + badCRC + truncated }
 
         public init() {}
     }
@@ -108,6 +110,22 @@ public struct FrameDecoder: Sendable {
     public mutating func feed<C: Collection>(_ chunk: C) -> [Frame] where C.Element == UInt8 {
         var frames: [Frame] = []
         for byte in chunk { push(byte, into: &frames) }
+        return frames
+    }
+
+    /// The line has been quiet for `WireProtocol.frameGapTimeout` with a frame unfinished:
+    /// no sender pauses inside a frame that long, so what is pending is not a frame (its
+    /// length byte was corrupted, or bytes were lost). Rejects it, parses what follows its
+    /// first sync byte, and returns any frames found there. Afterwards the decoder expects
+    /// a frame to start with the next byte, as at a frame boundary.
+    ///
+    /// Without this a corrupted length byte on a quiet line would hold up to 63 bytes of
+    /// later frames: ten heartbeats, long enough to trip the board's lease.
+    public mutating func flush() -> [Frame] {
+        var frames: [Frame] = []
+        if !buffer.isEmpty { statistics.truncated += 1 }
+        while !buffer.isEmpty { resynchronize(into: &frames) }
+        awaitingSync = false
         return frames
     }
 

@@ -36,6 +36,11 @@ public enum WireProtocol {
     /// The host gives the link up when a frame stays unacknowledged, or the board stays
     /// silent, this long: by then the board's lease has released everything anyway.
     public static let linkTimeout: Duration = .milliseconds(250)
+    /// A receiver drops a partial frame when no byte has arrived for this long (see
+    /// `FrameDecoder.flush()`). Longer than a USB serial adapter's default latency timer
+    /// (16 ms), which can split a frame across two reads; shorter than the heartbeat
+    /// interval, so that a quiet line is noticed between two heartbeats.
+    public static let frameGapTimeout: Duration = .milliseconds(20)
     /// The board sends telemetry for each foot this often (50 Hz).
     public static let telemetryInterval: Duration = .milliseconds(20)
 }
@@ -47,6 +52,7 @@ public struct LinkTiming: Sendable, Hashable {
     public var retransmitTimeout: Duration
     public var linkTimeout: Duration
     public var lease: Duration
+    public var frameGapTimeout: Duration
     /// Sequenced frames in flight at most.
     public var window: Int
     /// Messages waiting for the window at most; more are dropped and reported.
@@ -56,6 +62,7 @@ public struct LinkTiming: Sendable, Hashable {
                 retransmitTimeout: Duration = WireProtocol.retransmitTimeout,
                 linkTimeout: Duration = WireProtocol.linkTimeout,
                 lease: Duration = WireProtocol.lease,
+                frameGapTimeout: Duration = WireProtocol.frameGapTimeout,
                 window: Int = WireProtocol.window,
                 queueCapacity: Int = 32) {
         precondition((1...127).contains(window), "the window must stay below half the sequence space")
@@ -64,6 +71,7 @@ public struct LinkTiming: Sendable, Hashable {
         self.retransmitTimeout = retransmitTimeout
         self.linkTimeout = linkTimeout
         self.lease = lease
+        self.frameGapTimeout = frameGapTimeout
         self.window = window
         self.queueCapacity = queueCapacity
     }

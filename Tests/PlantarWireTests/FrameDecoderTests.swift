@@ -114,6 +114,21 @@ import Testing
         #expect(decoder.statistics.rejected >= 1)
     }
 
+    @Test func flushDropsAFrameStuckOnACorruptedLength() {
+        var decoder = FrameDecoder()
+        // A sync byte corrupted into 0x3E (62) makes the next frames look like its body.
+        #expect(decoder.feed([0x3E] + frames[0].encode() + frames[1].encode()).isEmpty)
+        #expect(!decoder.isIdle)
+        #expect(decoder.flush() == [frames[1]], "found again behind the first sync byte")
+        #expect(decoder.statistics.truncated == 1)
+        #expect(decoder.isIdle)
+        #expect(decoder.feed(frames[2].encode()) == [frames[2]])
+        // After garbage with no sync at all, a quiet line is a frame boundary too.
+        _ = decoder.feed([0x02, 0x41])
+        _ = decoder.flush()
+        #expect(decoder.feed(frames[3].encode()) == [frames[3]])
+    }
+
     @Test func resetDropsAPartialFrame() {
         var decoder = FrameDecoder()
         let bytes = frames[2].encode()
