@@ -157,6 +157,36 @@ import Testing
                 == [.ack(next: 3), .helloReply(testIdentity)])
     }
 
+    @Test func commandsBeyondTheBoardsCapabilitiesAreRefused() {
+        var board = syncedBoard()   // test board: both feet, u and v, one channel, no heat
+        let refusals: [(WireMessage, String)] = [
+            (pressure(10).withChannel(1), "pressure: no channel 1"),
+            (.release(foot: .right, channel: 3), "release: no channel 3"),
+            (.heat(foot: .left, on: true, target: FixedTemperature(raw: 380)), "heat: no heat pad"),
+        ]
+        var sequence: UInt8 = 2
+        for (command, why) in refusals {
+            let actions = board.receive(bytes: frameBytes(sequence, command), now: ms(1))
+            #expect(!actions.contains(.execute(command)))
+            #expect(messages(actions).last == .fault(code: .commandRefused, detail: ShortText(fitting: why)))
+            sequence += 1
+        }
+        #expect(board.receive(bytes: frameBytes(sequence, .heat(foot: .left, on: false, target: FixedTemperature(raw: 0))),
+                              now: ms(2)).first == .execute(.heat(foot: .left, on: false, target: FixedTemperature(raw: 0))))
+
+        var zoned = BoardLinkStateMachine(identity: HelloReply(identity: ShortText(fitting: "z"),
+            capabilities: try! Capabilities(feet: [.left], axes: [], channelsPerFoot: 9, features: [.discomfortSwitch])))
+        _ = zoned.receive(bytes: frameBytes(0, .hello(version: 1)), now: ms(0))
+        _ = zoned.receive(bytes: frameBytes(1, .arm), now: ms(0))
+        let move = WireMessage.move(foot: .left, u: FixedLength(raw: 1), v: FixedLength(raw: 1), speed: FixedSpeed(raw: 1))
+        #expect(messages(zoned.receive(bytes: frameBytes(2, move), now: ms(1))).last
+                == .fault(code: .commandRefused, detail: ShortText(fitting: "move: no axes")))
+        #expect(messages(zoned.receive(bytes: frameBytes(3, pressure(5, foot: .right)), now: ms(1))).last
+                == .fault(code: .commandRefused, detail: ShortText(fitting: "pressure: no right foot")))
+        #expect(zoned.receive(bytes: frameBytes(4, pressure(5).withChannel(8)), now: ms(1)).first
+                == .execute(pressure(5).withChannel(8)))
+    }
+
     @Test func tripReleasesThenReports() {
         var board = syncedBoard()
         let trip = board.trip(.overPressure, detail: ShortText(fitting: "105.2 kPa"), now: ms(1))

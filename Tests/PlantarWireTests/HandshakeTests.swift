@@ -49,6 +49,17 @@ let zonedProfile = DeviceProfile(
         #expect(message.contains("force-sensor, home-switches but the board reports them missing"))
     }
 
+    /// The example in docs/serial-protocol.md §8, word for word.
+    @Test func documentedExample() throws {
+        let board = HelloReply(identity: ShortText(fitting: "plantar-sim zoned"), capabilities: try Capabilities(
+            feet: [.left, .right], axes: [], channelsPerFoot: 9,
+            features: [.discomfortSwitch, .easeButton, .footPresence, .pressureSensor]))
+        #expect(Handshake.mismatch(board, profile: referenceProfile) == "board \"plantar-sim zoned\" does not match "
+            + "device profile 'reference' (Config/devices/reference.yaml): the profile is a gantry moving on axes u "
+            + "and v, the board has no axes; the profile has 1 pressure channel per foot (node), the board has 9; "
+            + "the profile lists force-sensor, home-switches but the board reports them missing")
+    }
+
     @Test func zonedProfileOnAGantryBoard() throws {
         let message = try #require(Handshake.mismatch(reply(try Capabilities(profile: referenceProfile)),
                                                       profile: zonedProfile))

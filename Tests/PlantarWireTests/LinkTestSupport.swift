@@ -12,6 +12,14 @@ func pressure(_ kPa: UInt16, foot: Foot = .left) -> WireMessage {
     .pressure(foot: foot, channel: 0, pressure: FixedPressure(raw: kPa), ramp: FixedRamp(raw: 1500))
 }
 
+extension WireMessage {
+    /// A pressure setpoint moved to another channel.
+    func withChannel(_ channel: UInt8) -> WireMessage {
+        guard case .pressure(let foot, _, let p, let r) = self else { return self }
+        return .pressure(foot: foot, channel: channel, pressure: p, ramp: r)
+    }
+}
+
 /// The frames in a batch of transmitted bytes (padding and several frames allowed).
 func frames(in bytes: [UInt8]) -> [Frame] {
     var decoder = FrameDecoder()

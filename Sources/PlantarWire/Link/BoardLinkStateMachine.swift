@@ -259,6 +259,7 @@ public struct BoardLinkStateMachine: Sendable {
         func refuse(_ why: String) -> (actions: [Action], events: [WireMessage]) {
             ([], [.fault(code: .commandRefused, detail: ShortText(truncating: "\(message.type.name): \(why)"))])
         }
+        if let why = unsupported(message) { return refuse(why) }
         switch message {
         case .heartbeat:
             return ([], [])
@@ -277,6 +278,26 @@ public struct BoardLinkStateMachine: Sendable {
         default:
             return ([], [])
         }
+    }
+
+    /// Why the board's own capabilities cannot serve `message`, if they cannot. Travel and
+    /// pressure limits are the firmware's to check; this is what the announcement promises.
+    private func unsupported(_ message: WireMessage) -> String? {
+        let c = identity.capabilities
+        switch message {
+        case .move(let foot, _, _, _):
+            if !c.feet.contains(foot) { return "no \(foot.rawValue) foot" }
+            if c.axes.count < Axis.allCases.count { return "no axes" }
+        case .pressure(let foot, let channel, _, _), .release(let foot, let channel):
+            if !c.feet.contains(foot) { return "no \(foot.rawValue) foot" }
+            if Int(channel) >= c.channelsPerFoot { return "no channel \(channel)" }
+        case .heat(let foot, let on, _):
+            if !c.feet.contains(foot) { return "no \(foot.rawValue) foot" }
+            if on && !c.features.contains(.heat) { return "no heat pad" }
+        default:
+            break
+        }
+        return nil
     }
 
     private mutating func event(_ message: WireMessage, now: Duration) -> [Action] {

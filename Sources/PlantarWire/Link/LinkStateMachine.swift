@@ -171,6 +171,12 @@ public struct LinkStateMachine: Sendable {
             return [.malformed(error)]
         }
 
+        // Only the board's own messages show that the board is alive.
+        guard message.type.direction != .hostToBoard else {
+            statistics.unexpected += 1
+            return []
+        }
+
         switch state {
         case .closed:
             statistics.unexpected += 1
@@ -214,8 +220,6 @@ public struct LinkStateMachine: Sendable {
                 return [.linkDown(.boardReset(cause))]
             case .telemetry:
                 actions.append(.deliver(message))
-            case _ where message.type.direction != .boardToHost:
-                statistics.unexpected += 1
             default:
                 switch session.receiver.classify(frame.sequence) {
                 case .inOrder:
