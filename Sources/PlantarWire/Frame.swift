@@ -93,6 +93,7 @@ public struct FrameDecoder: Sendable {
         public init() {}
     }
 
+    /// Counts since the decoder was made.
     public private(set) var statistics = Statistics()
     /// The frame being collected; never longer than `maxFrameLength`.
     private var buffer: [UInt8] = []

@@ -34,6 +34,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case boardReset = 0x55
     case leaseExpired = 0x56
 
+    /// Who sends it, from the code's range.
     public var direction: MessageDirection {
         switch rawValue {
         case ..<0x10: .both
@@ -136,6 +137,7 @@ public struct Capabilities: Sendable, Hashable {
     public var axes: Set<Axis>
     /// Pressure channels per foot, indexed 0..<channelsPerFoot in the profile's order.
     public private(set) var channelsPerFoot: Int
+    /// Sensors, switches and heat the board has.
     public var features: Features
 
     /// - Throws: `WireError.tooManyChannels` above `WireProtocol.maxChannelsPerFoot`.
@@ -156,6 +158,7 @@ public struct HelloReply: Sendable, Hashable {
     public var version: UInt8
     /// Board model and firmware, for people: "plantar-sim reference 1.0".
     public var identity: ShortText
+    /// What the board drives and senses.
     public var capabilities: Capabilities
 
     public init(version: UInt8 = WireProtocol.version, identity: ShortText, capabilities: Capabilities) {
@@ -257,6 +260,7 @@ public struct ResetCause: RawRepresentable, Sendable, Hashable, CustomStringConv
     public static let resetPin = ResetCause(rawValue: 0x04)
     public static let unknown = ResetCause(rawValue: 0xFF)
 
+    /// The cause's name in the document, `cause-0xNN` for codes it does not define.
     public var name: String {
         switch rawValue {
         case 0x00: "power-on"

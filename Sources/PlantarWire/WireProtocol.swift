@@ -48,10 +48,15 @@ public enum WireProtocol {
 /// Timing and sizes of a link state machine. The defaults are the protocol's; tests and
 /// benchmarks may shorten them, a real link should not change them.
 public struct LinkTiming: Sendable, Hashable {
+    /// See `WireProtocol.heartbeatInterval`.
     public var heartbeatInterval: Duration
+    /// See `WireProtocol.retransmitTimeout`.
     public var retransmitTimeout: Duration
+    /// See `WireProtocol.linkTimeout`.
     public var linkTimeout: Duration
+    /// See `WireProtocol.lease`.
     public var lease: Duration
+    /// See `WireProtocol.frameGapTimeout`.
     public var frameGapTimeout: Duration
     /// Sequenced frames in flight at most.
     public var window: Int

@@ -51,11 +51,15 @@ public struct BoardLinkStateMachine: Sendable {
 
     /// What the board answers to `hello` and `identify`.
     public let identity: HelloReply
+    /// Reported in `board-reset` until a host starts a session.
     public let resetCause: ResetCause
+    /// Lease, retransmission and frame gap times (the protocol's unless a test shortens them).
     public let timing: LinkTiming
     /// The board refuses move, pressure and heat-on. True at boot.
     public private(set) var isLatched = true
+    /// The discomfort switch as last reported to `switchChanged(pressed:now:)`.
     public private(set) var isSwitchPressed = false
+    /// What the link has seen and done, for the log and the benchmark.
     public private(set) var statistics = LinkStatistics()
     private var state: State = .unsynchronized
     private var decoder = FrameDecoder()
@@ -69,6 +73,7 @@ public struct BoardLinkStateMachine: Sendable {
         self.timing = timing
     }
 
+    /// Framing statistics of what was received: rejected frames by kind, discarded bytes.
     public var decoderStatistics: FrameDecoder.Statistics { decoder.statistics }
 
     /// Whether a host session is running.

@@ -57,13 +57,16 @@ public struct LinkStateMachine: Sendable {
         var lastTransmitted: Duration
     }
 
+    /// Heartbeat, retransmission, timeouts and window (the protocol's unless a test shortens them).
     public let timing: LinkTiming
+    /// What the link has seen and done, for the log, the session report and the benchmark.
     public private(set) var statistics = LinkStatistics()
     private var state: State = .closed(nil)
     private var decoder = FrameDecoder()
     /// When the last byte arrived, for dropping a partial frame on a quiet line.
     private var lastByte: Duration = .zero
 
+    /// A closed link; `start(now:)` opens it.
     public init(timing: LinkTiming = .protocolDefaults) {
         self.timing = timing
     }
