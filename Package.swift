@@ -30,6 +30,7 @@ let package = Package(
             dependencies: ["PlantarCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
+        .target(name: "PlantarWire", dependencies: ["PlantarCore"]),
         .target(
             name: "PlantarSimulator",
             dependencies: ["PlantarCore", "PlantarSession"],
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "PlantarSimulatorTests", dependencies: ["PlantarSimulator", "PlantarConfig"]),
         .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
+        .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),
     ]
 )
 
