@@ -30,6 +30,7 @@ let package = Package(
             dependencies: ["PlantarCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
+        .target(name: "PlantarDrivers", dependencies: ["PlantarCore", "CGPIOD"]),
         .target(
             name: "PlantarSimulator",
             dependencies: ["PlantarCore", "PlantarSession"],
@@ -38,11 +39,12 @@ let package = Package(
         .target(
             name: "PlantarCLI",
             dependencies: [
-                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator",
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "plantar", dependencies: ["PlantarCLI"]),
+        .executableTarget(name: "plantar-gpio-check", dependencies: ["PlantarDrivers", "PlantarConfig"]),
 
         .testTarget(
             name: "PlantarCoreTests",
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "PlantarSimulatorTests", dependencies: ["PlantarSimulator", "PlantarConfig"]),
         .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
+        .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
     ]
 )
 
