@@ -17,6 +17,13 @@ public final class LibGPIODLineBank: GPIOLineBank {
     /// The libgpiod version in use (`1.6.3`).
     public static var libraryVersion: String { libgpiodVersion() }
 
+    /// The kernel's name and label of a chip and how many lines it has, for tools.
+    /// - Throws: `GPIOError` when the chip cannot be opened.
+    public static func describeChip(_ spec: String) throws(GPIOError) -> (name: String, label: String, lineCount: Int) {
+        let chip = try GPIOChipHandle.open(spec)
+        return (chip.name, chip.label, chip.lineCount)
+    }
+
     public func claim(chip spec: String, _ requests: [GPIOLineRequest], consumer: String) throws(GPIOError) {
         release()
         let chip = try GPIOChipHandle.open(spec)
