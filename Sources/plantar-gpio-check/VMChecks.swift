@@ -133,11 +133,14 @@ struct VMChecks {
         check("outputs left active before safe-state", outputRoles.allSatisfy { sim.value(offset($0)) != restLevel($0) }, levels(outputRoles))
         var byLabel = profile
         byLabel.gpio!.chip = info.label
-        var heldAtRest = false
+        var heldAtRest = false, whileHeld = ""
         do {
-            let line = try GPIOSafeState.run(profile: byLabel) { heldAtRest = outputRoles.allSatisfy { sim.value(offset($0)) == restLevel($0) } }
+            let line = try GPIOSafeState.run(profile: byLabel) {
+                heldAtRest = outputRoles.allSatisfy { sim.value(offset($0)) == restLevel($0) }
+                whileHeld = levels(outputRoles)
+            }
             print("safe-state: \(line)")
-            check("safe-state drives every output to rest (chip by label)", heldAtRest, levels(outputRoles))
+            check("safe-state drives every output to rest (chip by label)", heldAtRest, "while held: " + whileHeld)
         } catch {
             check("safe-state drives every output to rest (chip by label)", false, "\(error)")
         }
