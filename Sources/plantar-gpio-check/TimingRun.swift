@@ -47,8 +47,9 @@ struct TimingRun {
             exit(1)
         }
         let lateness = driver.lateness()
+        let replans = driver.stallReplans()
         driver.shutdown()
         let mode = realtime ? "SCHED_FIFO 80 + mlockall" : "normal scheduling"
-        print("pulse thread lateness (\(mode), \(Int(seconds)) s, \(moves) moves, 2 feet, pump PWM 100 Hz): \(lateness.summary)")
+        print("pulse thread lateness (\(mode), \(Int(seconds)) s, \(moves) moves, 2 feet, pump PWM 100 Hz): \(lateness.summary), \(replans) moves replanned after a stall")
     }
 }

@@ -118,8 +118,13 @@ struct VMChecks {
             _ = waitUntil(2) { !driver.switchPressed }
             _ = await driver.poll(upTo: sessionNow())
         }
-        let bound: UInt64 = 50_000_000
-        check("switch releases pump, valve and enable lines within \(bound / 1_000_000) ms", external.count == 10 && (external.max() ?? .max) < bound,
+        // Bounds: the median under the 20 ms debounce window (a first edge that waited for
+        // debouncing, or for the pulse thread, would sit above it) and every press under
+        // 200 ms (an emulated CPU on a shared machine stalls for tens of ms now and then).
+        let sorted = external.sorted()
+        let median = sorted.isEmpty ? UInt64.max : sorted[(sorted.count - 1) / 2]
+        check("switch releases pump, valve and enable lines (median < 15 ms, each < 200 ms)",
+              external.count == 10 && median < 15_000_000 && (sorted.last ?? .max) < 200_000_000,
               "pull write to lines at rest: " + summary(external))
         print("FIGURE switch_pull_to_rest_observed " + summary(external))
         print("FIGURE switch_edge_to_rest_in_driver " + summary(internalNS))

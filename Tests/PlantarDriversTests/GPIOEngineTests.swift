@@ -142,6 +142,22 @@ struct GPIOEngineTests {
         #expect(bank.writes().filter { $0.role == "right.u.step" && $0.active }.count == 1600 + 1200)
     }
 
+    @Test func aStallIsNotReplayedAsABurstOfSteps() throws {
+        let bank = wiredBank()
+        var e = try engine(bank)
+        try e.apply(.move(to: DevicePoint(u: 50, v: 0), speed: 60), foot: .right, now: 0)
+        run(&e, from: 0, to: 400 * ms)
+        let before = bank.writes().filter { $0.role == "right.u.step" && $0.active }.count
+        // The thread wakes 100 ms late: no step goes out now; the move starts again from rest.
+        _ = e.service(now: 500 * ms)
+        let after = bank.writes().filter { $0.role == "right.u.step" && $0.active }.count
+        #expect(after == before)
+        #expect(e.stallReplans == 1)
+        run(&e, from: 500 * ms, to: 3_000 * ms)
+        #expect(e.position(.right) == DevicePoint(u: 50, v: 0))
+        #expect(bank.writes().filter { $0.role == "right.u.step" && $0.active }.count == 4000)
+    }
+
     @Test func pumpDutyFollowsTheSetpoint() throws {
         let bank = wiredBank()
         var e = try engine(bank)

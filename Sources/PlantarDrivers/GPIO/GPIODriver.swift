@@ -196,21 +196,24 @@ public final class GPIODriver: DeviceDriver {
     // MARK: Diagnostics
 
     /// Lateness of the pulse thread's step and PWM edges since start (or the last reset).
-    public func lateness() -> LatenessHistogram { core.engine.withLock { $0.lateness } }
+    public func lateness() -> LatenessHistogram { core.withEngine { $0.lateness } }
 
-    public func resetLateness() { core.engine.withLock { $0.resetLateness() } }
+    /// Moves planned afresh after the pulse thread stalled (see `GPIODriverOptions.stallReplanNS`).
+    public func stallReplans() -> Int { core.withEngine { $0.stallReplans } }
+
+    public func resetLateness() { core.withEngine { $0.resetLateness() } }
 
     /// From the kernel's timestamp of the last discomfort-switch press to every output at rest.
     public func lastReflexNanoseconds() -> UInt64? {
-        core.engine.withLock { e in e.lastReflex.map { $0.restNS >= $0.edgeNS ? $0.restNS - $0.edgeNS : 0 } }
+        core.withEngine { e in e.lastReflex.map { $0.restNS >= $0.edgeNS ? $0.restNS - $0.edgeNS : 0 } }
     }
 
     /// The node position of `foot` (device mm), counted from the steps sent.
-    public func position(of foot: Foot) -> DevicePoint? { core.engine.withLock { $0.position(foot) } }
+    public func position(of foot: Foot) -> DevicePoint? { core.withEngine { $0.position(foot) } }
 
     /// Whether `foot` has a move under way or pending.
-    public func isMoving(_ foot: Foot) -> Bool { core.engine.withLock { $0.isMoving(foot) } }
+    public func isMoving(_ foot: Foot) -> Bool { core.withEngine { $0.isMoving(foot) } }
 
     /// Whether the driver reads the discomfort switch as pressed.
-    public var switchPressed: Bool { core.engine.withLock { $0.switchPressed } }
+    public var switchPressed: Bool { core.withEngine { $0.switchPressed } }
 }

@@ -21,6 +21,10 @@ public struct GPIODriverOptions: Sendable, Hashable {
     public var stepPulseWidthNS: UInt64 = 3_000
     /// Time between setting the direction lines and the first step (drivers want ≤ 1 µs).
     public var directionSetupNS: UInt64 = 20_000
+    /// A step this late means the thread stalled and the motor stood still: the move is
+    /// planned afresh from where the node is (from rest) instead of replaying the missed
+    /// steps in a burst the motor could not follow.
+    public var stallReplanNS: UInt64 = 5_000_000
     /// Window in which later edges of a switch count as contact bounce. Never delays the
     /// first edge.
     public var debounceNS: UInt64 = 20_000_000
@@ -43,6 +47,8 @@ public struct GPIODriverOptions: Sendable, Hashable {
 struct GPIOEngine {
     private struct ActiveMove {
         var plan: MovePlan
+        var target: DevicePoint
+        var speed: Double
         var start: UInt64
         var next: [Int] = [1, 1]          // next step number per axis
         var due: [UInt64?] = [nil, nil]   // when it is due
@@ -78,6 +84,8 @@ struct GPIOEngine {
     private var nextSwitchCheck: UInt64
     private var events: [(time: UInt64, kind: DeviceEvent.Kind)] = []
     private(set) var lateness = LatenessHistogram()
+    /// Moves planned afresh after a stall of the pulse thread.
+    private(set) var stallReplans = 0
     /// The last reflex: the kernel's timestamp of the edge, and when every output was at rest.
     private(set) var lastReflex: (edgeNS: UInt64, restNS: UInt64)?
     private var closed = false
@@ -156,7 +164,7 @@ struct GPIOEngine {
                                          u: axes[0], v: axes[1])
         guard plan.uSteps != 0 || plan.vSteps != 0 else { return }
         let lines = feet[i].lines
-        var move = ActiveMove(plan: plan, start: now &+ options.directionSetupNS)
+        var move = ActiveMove(plan: plan, target: target, speed: speed, start: now &+ options.directionSetupNS)
         for axis in Axis.allCases where plan.steps(axis) != 0 {
             move.direction[axis.rawValue] = plan.steps(axis) > 0 ? 1 : -1
             try bank.write(axis == .u ? lines.uDir : lines.vDir, plan.steps(axis) > 0)
@@ -206,7 +214,14 @@ struct GPIOEngine {
             var pick: Int?
             for axis in 0..<2 { if let due = move.due[axis], due <= now, pick.map({ due < move.due[$0]! }) ?? true { pick = axis } }
             guard let axis = pick else { break }
-            lateness.record(now - move.due[axis]!)
+            let late = now - move.due[axis]!
+            lateness.record(late)
+            if late > options.stallReplanNS {
+                stallReplans += 1
+                feet[i].move = nil
+                try startMove(i, to: move.target, speed: move.speed, now: now)
+                continue
+            }
             try pulse(axis == 0 ? feet[i].lines.uStep : feet[i].lines.vStep)
             feet[i].position[axis] += move.direction[axis]
             let k = move.next[axis]
@@ -402,7 +417,10 @@ struct GPIOEngine {
         feet.first { $0.foot == foot }.map { $0.move != nil || $0.pendingMove != nil } ?? false
     }
 
-    mutating func resetLateness() { lateness.reset() }
+    mutating func resetLateness() {
+        lateness.reset()
+        stallReplans = 0
+    }
 }
 
 private func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(seconds, 0) * 1e9) }
