@@ -31,6 +31,7 @@ let package = Package(
         ),
         .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
         .target(name: "PlantarWire", dependencies: ["PlantarCore"]),
+        .target(name: "PlantarDrivers", dependencies: ["PlantarCore", "CGPIOD"]),
         .target(
             name: "PlantarSimulator",
             dependencies: ["PlantarCore", "PlantarSession"],
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "PlantarCLI",
             dependencies: [
-                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator",
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +52,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "plantar-gpio-check", dependencies: ["PlantarDrivers", "PlantarConfig"]),
 
         .testTarget(
             name: "PlantarCoreTests",
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
         .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
     ]
 )
 

@@ -1,0 +1,31 @@
+import ArgumentParser
+import PlantarConfig
+import PlantarCore
+import PlantarDrivers
+
+/// `plantar safe-state`: every output of a GPIO device to rest, without the daemon.
+struct SafeState: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "safe-state",
+        abstract: "Put a GPIO-wired device's outputs at rest (valves open, pumps off, steppers disabled).",
+        discussion: """
+            Claims every line of the device's pin map, drives the outputs to rest, reads them \
+            back and releases the lines. Exits 0 when the device is at rest; exits 1 with one \
+            line naming the chip or line when a chip is missing or a line is busy. Meant for \
+            systemd's ExecStopPost= after the daemon stops, however it stopped.
+            """)
+
+    @Option(name: .long, help: "Device profile: a name (reference) or a file.")
+    var device: String = "reference"
+
+    func run() async throws {
+        try await reportingFailures {
+            let profile = try ConfigLibrary.standard().loadDevice(device)
+            do {
+                print(try GPIOSafeState.run(profile: profile))
+            } catch {
+                throw UserFacingError("safe-state: \(error)")
+            }
+        }
+    }
+}
