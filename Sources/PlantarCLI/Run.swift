@@ -39,8 +39,12 @@ struct Run: AsyncParsableCommand {
             options.settleAfterEnd = .milliseconds(500)
             options.onStatus = { display.update($0) }
             options.onIntervention = { display.note($0.description) }
+            var settings = choices.governorSettings(for: device)
+            // Sped up X times, the loop's wall-clock jitter is X times longer in session time;
+            // the simulated device lives in session time, so the lateness bound scales too.
+            settings.maxLateness = settings.maxLateness * speed
             let runner = SessionRunner(timeline: timeline, driver: driver, clock: ScaledClock(speed: speed),
-                                       settings: choices.governorSettings(for: device), options: options)
+                                       settings: settings, options: options)
             let interrupt = Interrupt {
                 runner.stop(source: "Ctrl-C")
                 display.note("Ctrl-C: pressure released, stopping the session")
