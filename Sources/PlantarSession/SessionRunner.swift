@@ -129,7 +129,22 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         }
 
         mutating func turn(at now: Duration, requests: [Request]) async {
-            for event in await runner.driver.poll(upTo: now) { await handle(event, at: now) }
+            // Inputs, link and fault events in order; telemetry is a latest-value signal, so the
+            // governor gets the newest sample of each foot once per turn (a backlog of samples
+            // says nothing the newest does not, and costs the loop its speed).
+            var newest: [DeviceEvent] = []
+            for event in await runner.driver.poll(upTo: now) {
+                if case .telemetry(let t) = event.kind {
+                    if let i = newest.firstIndex(where: { if case .telemetry(let o) = $0.kind { o.foot == t.foot } else { false } }) {
+                        newest[i] = event
+                    } else {
+                        newest.append(event)
+                    }
+                } else {
+                    await handle(event, at: now)
+                }
+            }
+            for event in newest { await handle(event, at: now) }
             for request in requests { await handle(request, at: now) }
 
             if !state.isTerminal && state != .paused {
