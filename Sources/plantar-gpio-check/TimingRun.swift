@@ -14,7 +14,13 @@ struct TimingRun {
     func run() async {
         var options = GPIODriverOptions()
         options.realtime = realtime ? .fifo(priority: 80) : .off
-        let bank = InMemoryLineBank(chip: profile.gpio!.chip, recordWrites: false)
+        let bank: InMemoryLineBank
+        do {
+            bank = try InMemoryLineBank(chip: profile.gpio!.chip, recordWrites: false)
+        } catch {
+            print("cannot create the in-memory line bank: \(error)")
+            exit(1)
+        }
         bank.setExternal(offset: profile.gpio!.lines["discomfort-switch"]!.offset, high: false)
         let driver: GPIODriver
         do {

@@ -71,7 +71,7 @@ struct GPIOEngineTests {
 
     @Test func anOpenSwitchLineReadsPressed() throws {
         // Normally closed wiring with a pull-up: a cut cable leaves the line open, and open reads high.
-        let bank = InMemoryLineBank()
+        let bank = try InMemoryLineBank()
         bank.setExternal(offset: 20, high: nil)
         var e = try engine(bank)
         #expect(e.switchPressed)

@@ -56,15 +56,15 @@ struct PinLayoutTests {
 
     @Test func aMissingChipIsNamed() {
         #expect {
-            _ = try GPIOEngine(bank: InMemoryLineBank(), profile: referenceProfile(chip: "gpiochip7"), options: testOptions(), now: 0)
+            _ = try GPIOEngine(bank: try InMemoryLineBank(), profile: referenceProfile(chip: "gpiochip7"), options: testOptions(), now: 0)
         } throws: { error in
             let e = error as! GPIOError
             return e.kind == .chipNotFound && e.description.contains("'gpiochip7'")
         }
     }
 
-    @Test func aLineBeyondTheChipIsNamed() {
-        let bank = InMemoryLineBank(lineCount: 16)
+    @Test func aLineBeyondTheChipIsNamed() throws {
+        let bank = try InMemoryLineBank(lineCount: 16)
         #expect {
             _ = try GPIOEngine(bank: bank, profile: referenceProfile(), options: testOptions(), now: 0)
         } throws: { error in
@@ -73,8 +73,8 @@ struct PinLayoutTests {
         }
     }
 
-    @Test func aBusyLineIsNamedWithItsHolder() {
-        let bank = InMemoryLineBank(held: [5: "other-daemon"])
+    @Test func aBusyLineIsNamedWithItsHolder() throws {
+        let bank = try InMemoryLineBank(held: [5: "other-daemon"])
         #expect {
             _ = try GPIOEngine(bank: bank, profile: referenceProfile(), options: testOptions(), now: 0)
         } throws: { error in

@@ -49,10 +49,11 @@ public final class InMemoryLineBank: GPIOLineBank, Sendable {
     ///   - lineCount: how many lines the chip has.
     ///   - held: lines another program holds, by offset, with its consumer name.
     ///   - recordWrites: keep the write log (off for long timing runs).
-    public init(chip: String = "gpiochip0", lineCount: Int = 32, held: [Int: String] = [:], recordWrites: Bool = true) {
+    /// - Throws: when the process cannot have a pipe (out of file descriptors).
+    public init(chip: String = "gpiochip0", lineCount: Int = 32, held: [Int: String] = [:], recordWrites: Bool = true) throws {
         state = Mutex(State(chip: chip, lineCount: lineCount, held: held, recordWrites: recordWrites))
         // The readable descriptor the driver's event thread polls, like a kernel line's fd.
-        signal = try! WakePipe()
+        signal = try WakePipe()
     }
 
     // MARK: GPIOLineBank
