@@ -351,7 +351,7 @@ struct BoardState {
                 if reason == .newSession {
                     records.append(BoardRecord(time: now, kind: .session))
                     logs.append("host said hello: session started, everything at rest, latched until armed")
-                } else if reason != .emergencyRelease {
+                } else {
                     logs.append("released everything: \(reason.rawValue)")
                 }
             case .execute(let message):
