@@ -76,8 +76,10 @@ struct Run: AsyncParsableCommand {
                                          settings: settings, options: options, display: display)
             } else {
                 // Sped up X times, the loop's wall-clock jitter is X times longer in session time;
-                // the simulated device lives in session time, so the lateness bound scales too.
-                settings.maxLateness = settings.maxLateness * speed
+                // the simulated device lives in session time, so the bounds that supervise the
+                // loop's own promptness (command lateness, telemetry age) scale too.
+                settings.maxLateness = settings.maxLateness * max(speed, 1)
+                settings.telemetryTimeout = settings.telemetryTimeout * max(speed, 1)
                 trace = await runSession(timeline: timeline, driver: connected.driver, clock: ScaledClock(speed: speed),
                                          settings: settings, options: options, display: display)
             }

@@ -3,6 +3,10 @@ public enum Foot: String, Sendable, Hashable, CaseIterable, Codable, Comparable 
     case left, right
 
     public static func < (a: Foot, b: Foot) -> Bool { a == .left && b == .right }
+
+    // A raw-valued enum hashes its String; feet key hot dictionaries in the governor and
+    // the simulator, where that hashing dominated a whole simulated session.
+    public func hash(into hasher: inout Hasher) { hasher.combine(self == .left) }
 }
 
 /// A point on the device's working plane for one foot, in millimetres.

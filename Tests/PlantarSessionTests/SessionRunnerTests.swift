@@ -1,6 +1,7 @@
 import PlantarCore
 import PlantarSession
 import PlantarSimulator
+import Foundation
 import Synchronization
 import Testing
 
@@ -148,4 +149,50 @@ struct SessionRunnerTests {
 /// Lets a status callback reach the runner it belongs to.
 final class RunnerBox: Sendable {
     let runner = Mutex<SessionRunner<VirtualClock>?>(nil)
+}
+
+@Suite("The reflex arc under a busy scheduler")
+struct ReflexUnderLoadTests {
+    @Test("the switch releases while every thread of the cooperative pool is busy")
+    func switchWhilePoolIsBusy() async throws {
+        let driver = SimulatedDriver(profile: Fixtures.reference)
+        let runner = SessionRunner(timeline: Fixtures.timeline(), driver: driver, clock: ContinuousClock(),
+                                   settings: GovernorSettings.standard(for: Fixtures.reference))
+        let session = Task { await runner.run() }
+        let hogs = ProcessInfo.processInfo.activeProcessorCount
+        let flags = HogFlags()
+        // Hog every thread of the pool: the session loop (and any actor) cannot run now.
+        let hogTasks = (0..<hogs).map { _ in
+            Task.detached {
+                flags.spinning.add(1, ordering: .relaxed)
+                while !flags.done.load(ordering: .relaxed) {}
+            }
+        }
+        // The switch is read on its own thread, as the GPIO driver's event thread reads it.
+        let (releasedAtOnce, sessionTurnsDuringPress) = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                while flags.spinning.load(ordering: .relaxed) < hogs {}
+                let before = runner.status.elapsed
+                driver.press(.switchPress)
+                // Checked immediately: no await, no waiting for the loop.
+                let model = driver.model
+                let released = model.feet.values.allSatisfy { $0.channels.values.allSatisfy { $0.target == 0 } }
+                    && model.switchPressed
+                let after = runner.status.elapsed
+                flags.done.store(true, ordering: .relaxed)
+                continuation.resume(returning: (released, after != before))
+            }
+        }
+        for hog in hogTasks { await hog.value }
+        #expect(releasedAtOnce)
+        #expect(!sessionTurnsDuringPress, "the session loop ran while the pool was hogged; the test proves less than it says")
+        let trace = await session.value
+        #expect(trace.finalState.hasPrefix("stopped"))
+        #expect(trace.interventions.contains { $0.kind == .switchStop })
+    }
+}
+
+final class HogFlags: Sendable {
+    let spinning = Atomic<Int>(0)
+    let done = Atomic<Bool>(false)
 }

@@ -33,6 +33,7 @@ public struct DeviceModel: Sendable {
         public var limits: AxisLimits
     }
 
+    /// One foot as tests and reports see it.
     public struct FootState: Sendable, Hashable {
         public var position = DevicePoint.home
         public var motion: Motion?
@@ -40,66 +41,85 @@ public struct DeviceModel: Sendable {
         public var present = true
     }
 
+    /// One foot as the physics keeps it: channels by index, in the profile's order. (Hashing
+    /// channel names and feet on every step dominated a simulated session.)
+    struct Physics: Sendable {
+        var position = DevicePoint.home
+        var motion: Motion?
+        var channels: [Channel]
+        var present = true
+    }
+
     public private(set) var time = 0.0
-    public private(set) var feet: [Foot: FootState] = [:]
     public private(set) var switchPressed = false
     public var sensorFault = false
     var random: SplitMix64
     let noise: Bool
+    let footOrder: [Foot]
+    let channelNames: [String]
+    let hasForceSensor: Bool
+    var physics: [Physics]
 
     public init(profile: DeviceProfile, seed: UInt64 = 1, noise: Bool = false) {
         self.profile = profile
         self.random = SplitMix64(seed: seed)
         self.noise = noise
-        for foot in profile.feet {
-            var state = FootState()
-            for channel in profile.channels { state.channels[channel] = Channel() }
-            feet[foot] = state
-        }
+        footOrder = profile.feet
+        channelNames = profile.channels
+        hasForceSensor = profile.inputs.contains(.forceSensor)
+        physics = profile.feet.map { _ in Physics(channels: Array(repeating: Channel(), count: profile.channels.count)) }
     }
+
+    /// Every foot's state, keyed by foot and channel name.
+    public var feet: [Foot: FootState] {
+        var result: [Foot: FootState] = [:]
+        for (i, foot) in footOrder.enumerated() {
+            let p = physics[i]
+            result[foot] = FootState(position: p.position, motion: p.motion,
+                                     channels: Dictionary(uniqueKeysWithValues: zip(channelNames, p.channels)), present: p.present)
+        }
+        return result
+    }
+
+    func slot(_ foot: Foot) -> Int? { footOrder.firstIndex(of: foot) }
 
     // MARK: Commands
 
     /// Takes a setpoint at the current time. Pressure commands on an unknown channel or foot
     /// are errors; the model never guesses.
     public mutating func apply(_ command: ActuatorCommand, foot: Foot) throws(DriverError) {
-        guard var state = feet[foot] else { throw DriverError("device '\(profile.name)' has no \(foot.rawValue) foot") }
+        guard let f = slot(foot) else { throw DriverError("device '\(profile.name)' has no \(foot.rawValue) foot") }
         switch command {
         case .move(let to, let speed):
-            guard profile.kind == .gantry, let limits = profile.pathLimits(from: state.position, to: to, speedCap: speed) else {
+            guard profile.kind == .gantry, let limits = profile.pathLimits(from: physics[f].position, to: to, speedCap: speed) else {
                 throw DriverError("device '\(profile.name)' has no moving node")
             }
             if !switchPressed {
-                state.motion = Motion(from: state.position, to: to, start: time, limits: limits)
+                physics[f].motion = Motion(from: physics[f].position, to: to, start: time, limits: limits)
             }
         case .pressure(let channel, let kPa, let ramp):
-            guard var c = state.channels[channel] else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
-            c.target = switchPressed ? 0 : kPa
-            c.ramp = ramp
-            c.venting = false
-            state.channels[channel] = c
+            guard let i = channelNames.firstIndex(of: channel) else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
+            physics[f].channels[i].target = switchPressed ? 0 : kPa
+            physics[f].channels[i].ramp = ramp
+            physics[f].channels[i].venting = false
         case .release(let channel):
-            guard var c = state.channels[channel] else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
-            c.target = 0
-            c.reference = 0
-            c.venting = true
-            state.channels[channel] = c
+            guard let i = channelNames.firstIndex(of: channel) else { throw DriverError("\(foot.rawValue) foot has no pressure channel '\(channel)'") }
+            physics[f].channels[i].target = 0
+            physics[f].channels[i].reference = 0
+            physics[f].channels[i].venting = true
         }
-        feet[foot] = state
     }
 
     /// Every valve open, every pump off, motion halted where it is.
     public mutating func releaseAll() {
-        for foot in feet.keys {
-            var state = feet[foot]!
-            if let motion = state.motion { state.position = Self.position(of: motion, at: time) }
-            state.motion = nil
-            for name in state.channels.keys {
-                state.channels[name]!.target = 0
-                state.channels[name]!.reference = 0
-                state.channels[name]!.venting = true
+        for f in physics.indices {
+            if let motion = physics[f].motion { physics[f].position = Self.position(of: motion, at: time) }
+            physics[f].motion = nil
+            for i in physics[f].channels.indices {
+                physics[f].channels[i].target = 0
+                physics[f].channels[i].reference = 0
+                physics[f].channels[i].venting = true
             }
-            feet[foot] = state
         }
     }
 
@@ -112,7 +132,7 @@ public struct DeviceModel: Sendable {
     }
 
     public mutating func setFootPresent(_ present: Bool, foot: Foot? = nil) {
-        for f in feet.keys where foot == nil || f == foot { feet[f]!.present = present }
+        for (f, each) in footOrder.enumerated() where foot == nil || each == foot { physics[f].present = present }
     }
 
     // MARK: Time
@@ -122,24 +142,24 @@ public struct DeviceModel: Sendable {
     public mutating func advance(to t: Double) {
         guard t > time else { return }
         let dt = t - time
-        for foot in feet.keys { integrate(foot, dt) }
+        for f in physics.indices { integrate(f, dt) }
         time = t
-        for foot in feet.keys {
-            guard let motion = feet[foot]!.motion else { continue }
-            feet[foot]!.position = Self.position(of: motion, at: time)
+        for f in physics.indices {
+            guard let motion = physics[f].motion else { continue }
+            physics[f].position = Self.position(of: motion, at: time)
             // A microsecond of slack: a move due to end "now" has ended, whatever the rounding.
             if time >= motion.start + motion.limits.travelTime(motion.from.distance(to: motion.to)) - 1e-6 {
-                feet[foot]!.position = motion.to
-                feet[foot]!.motion = nil
+                physics[f].position = motion.to
+                physics[f].motion = nil
             }
         }
     }
 
-    mutating func integrate(_ foot: Foot, _ dt: Double) {
+    mutating func integrate(_ f: Int, _ dt: Double) {
         let pump = profile.pressure.pumpTimeConstant, valve = profile.pressure.valveTimeConstant
-        let blocked = switchPressed || !feet[foot]!.present
-        for name in feet[foot]!.channels.keys {
-            var c = feet[foot]!.channels[name]!
+        let blocked = switchPressed || !physics[f].present
+        for i in physics[f].channels.indices {
+            var c = physics[f].channels[i]
             if c.pressure == 0 && c.reference == 0 && c.target == 0 { continue }
             var remaining = dt
             while remaining > 0 {
@@ -165,7 +185,7 @@ public struct DeviceModel: Sendable {
                 c.pressure = 0
                 if c.target == 0 { c.venting = false }
             }
-            feet[foot]!.channels[name] = c
+            physics[f].channels[i] = c
         }
     }
 
@@ -181,16 +201,20 @@ public struct DeviceModel: Sendable {
 
     /// What the sensors read now.
     public mutating func telemetry(_ foot: Foot) -> Telemetry {
-        let state = feet[foot]!
-        var readings: [String: Double] = [:]
-        for (name, c) in state.channels {
-            readings[name] = max(0, c.pressure + (noise ? random.gaussian() * 0.3 : 0))
+        guard let f = slot(foot) else {
+            return Telemetry(foot: foot, position: .home, pressureKPa: nil, contactForceN: nil, footPresent: false)
         }
-        let peak = readings.values.max() ?? 0
-        let force = state.present ? peak * 1000 * Self.contactAreaM2 + (noise ? abs(random.gaussian() * 0.05) : 0) : 0
-        let hasForce = profile.inputs.contains(.forceSensor)
-        return Telemetry(foot: foot, position: state.position, pressureKPa: sensorFault ? nil : readings,
-                         contactForceN: hasForce ? force : nil, footPresent: state.present)
+        let p = physics[f]
+        var readings: [String: Double] = Dictionary(minimumCapacity: channelNames.count)
+        var peak = 0.0
+        for (i, c) in p.channels.enumerated() {
+            let value = max(0, c.pressure + (noise ? random.gaussian() * 0.3 : 0))
+            readings[channelNames[i]] = value
+            peak = max(peak, value)
+        }
+        let force = p.present ? peak * 1000 * Self.contactAreaM2 + (noise ? abs(random.gaussian() * 0.05) : 0) : 0
+        return Telemetry(foot: foot, position: p.position, pressureKPa: sensorFault ? nil : readings,
+                         contactForceN: hasForceSensor ? force : nil, footPresent: p.present)
     }
 }
 

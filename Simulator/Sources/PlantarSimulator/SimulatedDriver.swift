@@ -27,8 +27,9 @@ public final class SimulatedDriver: DeviceDriver {
 
     private let state: Mutex<State>
 
+    /// - Parameter telemetryRate: 20 Hz by default: one sample per session-loop turn.
     public init(profile: DeviceProfile, script: [ScriptedEvent] = [], seed: UInt64 = 1, noise: Bool = false,
-                telemetryRate: Double = 25) {
+                telemetryRate: Double = 20) {
         self.profile = profile
         self.telemetryRate = min(telemetryRate, profile.pressure.sensorRateHz)
         state = Mutex(State(model: DeviceModel(profile: profile, seed: seed, noise: noise),

@@ -411,9 +411,12 @@ public struct Governor: Sendable {
         }
         for foot in Foot.allCases {
             guard let fs = feet[foot] else { continue }
-            let over = fs.channels.filter { _, c in
-                c.holdStart.map { now - $0 > settings.limits.holdLimit } ?? false
-            }.keys.min()
+            // Runs on every event: a plain scan, no intermediate collections.
+            var over: String?
+            for (name, c) in fs.channels {
+                guard let start = c.holdStart, now - start > settings.limits.holdLimit else { continue }
+                if over == nil || name < over! { over = name }
+            }
             if let name = over {
                 let held = now - fs.channels[name]!.holdStart!
                 actions.append(.release(foot: foot))
