@@ -118,17 +118,18 @@ struct TimedOut: Error, CustomStringConvertible {
     var description: String { "timed out: \(what)" }
 }
 
-/// Runs a session in real time through `driver`; cancelled (the runner releases and ends)
-/// and reported when it takes longer than `limit`.
+/// Runs a session in real time through `driver` (ContinuousClock's time, woken by a thread of
+/// its own: see `DedicatedClock`); cancelled (the runner releases and ends) and reported when
+/// it takes longer than `limit`.
 func runSession(_ driver: any DeviceDriver, timeline: Timeline = Fixtures.timeline, within limit: Duration = .seconds(40)) async throws -> SessionTrace {
     var options = RunnerOptions()
     options.settleAfterEnd = .milliseconds(200)
-    let runner = SessionRunner(timeline: timeline, driver: driver, clock: ContinuousClock(),
+    let runner = SessionRunner(timeline: timeline, driver: driver, clock: DedicatedClock(),
                                settings: GovernorSettings.standard(for: driver.profile), options: options)
     let trace = await withTaskGroup(of: SessionTrace?.self) { group in
         group.addTask { await runner.run() }
         group.addTask {
-            try? await Task.sleep(for: limit)
+            try? await DedicatedClock().sleep(until: .now + limit)
             return nil
         }
         let first = await group.next()!
@@ -143,5 +144,110 @@ extension BoardSnapshot {
     /// Whether the board has carried out a pressure setpoint above `kPa`.
     func pressed(above kPa: Double) -> Bool {
         executed.contains { if case .pressure(_, _, let p, _) = $0 { p.value > kPa } else { false } }
+    }
+}
+
+/// A thread of its own for the serial tests' tasks. These tests run in real time beside the
+/// suite's CPU-bound tests, which can keep every thread of the cooperative pool busy for
+/// seconds: a session loop starved that long misses its deadlines. With this executor
+/// preferred, the session loop and the test body run here whatever the pool is doing (as the
+/// driver's reader and the board's loop already do on threads of their own).
+final class DedicatedExecutor: TaskExecutor {
+    static let shared = DedicatedExecutor()
+
+    private let jobs = Mutex<[UnownedJob]>([])
+    private let available = DispatchSemaphore(value: 0)
+
+    private init() {
+        Thread.detachNewThread { [self] in
+            while true {
+                available.wait()
+                let job = jobs.withLock { $0.removeFirst() }
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        available.signal()
+    }
+}
+
+/// Runs a test body (and every task it starts) on `DedicatedExecutor`.
+func onDedicatedThread<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+    try await withTaskExecutorPreference(DedicatedExecutor.shared, operation: body)
+}
+
+/// `ContinuousClock`'s time, with sleeps timed by a thread of its own. On Linux a task's sleep
+/// is woken through the cooperative pool's timer queue, so while CPU-bound tests keep every
+/// pool thread busy a sleeping session loop wakes hundreds of milliseconds late (and its
+/// governor rightly faults for missed deadlines). Woken from here, the loop resumes on the
+/// executor it prefers (`DedicatedExecutor`) on time.
+struct DedicatedClock: Clock {
+    typealias Instant = ContinuousClock.Instant
+    typealias Duration = Swift.Duration
+
+    var now: Instant { ContinuousClock.now }
+    var minimumResolution: Duration { .microseconds(1) }
+
+    func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        try await SleepTimer.shared.sleep(until: deadline)
+    }
+}
+
+/// One thread that resumes sleepers at their deadlines.
+final class SleepTimer: Sendable {
+    static let shared = SleepTimer()
+
+    private struct Sleeper {
+        var id: Int
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private let sleepers = Mutex<(next: Int, waiting: [Sleeper])>((0, []))
+    private let changed = DispatchSemaphore(value: 0)
+
+    private init() {
+        Thread.detachNewThread { [self] in
+            while true {
+                let now = ContinuousClock.now
+                let (due, next) = sleepers.withLock { s -> ([Sleeper], ContinuousClock.Instant?) in
+                    let due = s.waiting.filter { $0.deadline <= now }
+                    s.waiting.removeAll { $0.deadline <= now }
+                    return (due, s.waiting.map(\.deadline).min())
+                }
+                for sleeper in due { sleeper.continuation.resume() }
+                if let next {
+                    let wait = now.duration(to: next)
+                    let nanoseconds = Int(wait.components.seconds) * 1_000_000_000 + Int(wait.components.attoseconds / 1_000_000_000)
+                    _ = changed.wait(timeout: .now() + .nanoseconds(max(0, nanoseconds)))
+                } else {
+                    changed.wait()
+                }
+            }
+        }
+    }
+
+    func sleep(until deadline: ContinuousClock.Instant) async throws {
+        let id = sleepers.withLock { s in defer { s.next += 1 }; return s.next }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = sleepers.withLock { s in
+                    if Task.isCancelled { return true }
+                    s.waiting.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) } else { changed.signal() }
+            }
+        } onCancel: {
+            let sleeper = sleepers.withLock { s -> Sleeper? in
+                guard let index = s.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.waiting.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
     }
 }
