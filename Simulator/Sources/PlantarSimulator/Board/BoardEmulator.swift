@@ -1,6 +1,9 @@
 import PlantarCore
 import PlantarWire
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the emulated board and its line behave.
 public struct BoardEmulatorOptions: Sendable {
@@ -118,11 +121,18 @@ public final class BoardEmulator: Sendable {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !stopping.load(ordering: .relaxed) {
                 let now = monotonicNanoseconds()
-                let next = withState { $0.turn(now: now, terminal: terminal) }
-                let timeout = next > now ? Int32(min(100, (next - now + 999_999) / 1_000_000)) : 0
+                let (next, precise) = withState { $0.turn(now: now, terminal: terminal) }
+                let remaining = next > now ? next - now : 0
+                // poll counts milliseconds; bytes held for their line time are due within
+                // microseconds, so the last 2 ms before one are spent polling without waiting.
+                let spin = precise && remaining < 2_000_000
+                let timeout = spin ? 0 : Int32(min(100, (remaining + 999_999) / 1_000_000))
                 let (readable, woken) = terminal.wait(wake: wake.readFD, timeoutMS: timeout)
                 if woken { wake.drain() }
-                guard readable else { continue }
+                guard readable else {
+                    if spin && remaining > 0 { sched_yield() }
+                    continue
+                }
                 while let n = buffer.withUnsafeMutableBytes({ terminal.read(into: $0) }) {
                     let at = monotonicNanoseconds()
                     withState { $0.hostWrote(buffer[0..<n], now: at) }
@@ -289,8 +299,9 @@ struct BoardState {
     }
 
     /// One turn: events due, bytes out of the line, physics, timers, telemetry, writes.
-    /// Returns when to turn again at the latest.
-    mutating func turn(now: UInt64, terminal: PseudoTerminal) -> UInt64 {
+    /// Returns when to turn again at the latest, and whether that time is a byte leaving the
+    /// line (due to the microsecond) rather than a timer (a millisecond late is fine).
+    mutating func turn(now: UInt64, terminal: PseudoTerminal) -> (UInt64, precise: Bool) {
         model.advance(to: modelTime(now))
         while let event = script.first, start + UInt64(max(0, event.time.seconds) * 1e9) <= now {
             script.removeFirst()
@@ -325,10 +336,10 @@ struct BoardState {
         var next = nextTelemetry
         if let deadline = link.nextDeadline() { next = min(next, start &+ UInt64(max(0, deadline.seconds) * 1e9)) }
         if let event = script.first { next = min(next, start + UInt64(max(0, event.time.seconds) * 1e9)) }
-        if let due = inbound.nextDue { next = min(next, due) }
-        if let due = outbound.nextDue { next = min(next, due) }
         for waiter in waiters { next = min(next, waiter.deadline) }
-        return max(next, now)
+        let line = [inbound.nextDue, outbound.nextDue].compactMap { $0 }.min()
+        if let line, line <= next { return (max(line, now), true) }
+        return (max(next, now), false)
     }
 
     mutating func flushOutbound(now: UInt64, terminal: PseudoTerminal) {
