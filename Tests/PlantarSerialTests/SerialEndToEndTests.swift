@@ -154,7 +154,9 @@ struct SerialEndToEndTests {
             #expect(trace.finalState.contains("hung up"), "\(trace.finalState)")
 
             // A new board on the same path: the driver finds it, shakes hands, and arms nothing.
-            let second = try BoardEmulator(profile: Fixtures.serial)
+            var secondOptions = BoardEmulatorOptions()
+            secondOptions.realtimePriority = 60
+            let second = try BoardEmulator(profile: Fixtures.serial, options: secondOptions)
             try second.terminal.link(at: link)
             try second.start()
             defer { second.stop() }

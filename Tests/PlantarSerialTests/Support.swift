@@ -65,6 +65,8 @@ struct Rig {
     static func start(board: DeviceProfile = Fixtures.serial, host: DeviceProfile = Fixtures.serial,
                       options: BoardEmulatorOptions = BoardEmulatorOptions(), link: String? = nil,
                       driverOptions: SerialDriverOptions = SerialDriverOptions()) async throws -> Rig {
+        var options = options
+        options.realtimePriority = 60
         let emulator = try BoardEmulator(profile: board, options: options)
         if let link { try emulator.terminal.link(at: link) }
         try emulator.start()
@@ -160,6 +162,7 @@ final class DedicatedExecutor: TaskExecutor {
 
     private init() {
         Thread.detachNewThread { [self] in
+            realtime(priority: 50)
             while true {
                 available.wait()
                 let job = jobs.withLock { $0.removeFirst() }
@@ -212,6 +215,7 @@ final class SleepTimer: Sendable {
 
     private init() {
         Thread.detachNewThread { [self] in
+            realtime(priority: 55)
             while true {
                 let now = ContinuousClock.now
                 let (due, next) = sleepers.withLock { s -> ([Sleeper], ContinuousClock.Instant?) in
@@ -250,4 +254,12 @@ final class SleepTimer: Sendable {
             sleeper?.continuation.resume(throwing: CancellationError())
         }
     }
+}
+
+/// SCHED_FIFO for the calling test thread when permitted (root): on a machine whose every core
+/// is busy, a normally scheduled thread can be kept off the CPU for longer than the link's
+/// 250 ms timeouts, which the tests would read as a lost link.
+func realtime(priority: Int32) {
+    var param = sched_param(sched_priority: priority)
+    _ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
 }

@@ -16,6 +16,11 @@ public struct SerialDriverOptions: Sendable {
     public var reconnectInterval: Duration = .milliseconds(500)
     /// The link's timing: the protocol's, unless a test needs otherwise.
     public var timing: LinkTiming = .protocolDefaults
+    /// SCHED_FIFO priority of the reader thread, when the system permits (root, or
+    /// CAP_SYS_NICE with an RTPRIO limit); nil for normal scheduling. On a busy machine a
+    /// normally scheduled reader can be kept off the CPU for longer than the link's 250 ms
+    /// timeouts; it spends nearly all its time blocked in poll, so real-time costs little.
+    public var realtimePriority: Int32? = 70
     /// Called on the reader thread with every event and the CLOCK_MONOTONIC time (ns) it was
     /// read, for benchmarks. Keep it cheap.
     public var eventObserver: (@Sendable (DeviceEvent.Kind, UInt64) -> Void)?
@@ -90,7 +95,10 @@ public final class SerialDriver: DeviceDriver {
             if let observer { for (time, kind) in observed { observer(kind, time) } }
         }
 
-        func runReader() {
+        func runReader(priority: Int32?) {
+            if let priority, let problem = Posix.useFIFOScheduling(priority: priority) {
+                log(.warning, "serial: the reader thread runs without real-time scheduling (\(problem)); on a busy machine the link may time out. Run as root, or give the service CAP_SYS_NICE and LimitRTPRIO=\(priority)")
+            }
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !stopping.load(ordering: .relaxed) {
                 if frozen.load(ordering: .relaxed) {
@@ -214,7 +222,8 @@ public final class SerialDriver: DeviceDriver {
         state.attach(port, now: now)
         let core = try Core(state: state, log: log, observer: options.eventObserver)
         self.core = core
-        thread = try PosixThread { core.runReader() }
+        let priority = options.realtimePriority
+        thread = try PosixThread { core.runReader(priority: priority) }
     }
 
     deinit { shutdown() }

@@ -28,6 +28,10 @@ public struct BoardEmulatorOptions: Sendable {
     public var timing: LinkTiming = .protocolDefaults
     /// Telemetry for each foot this often (the protocol's 20 ms).
     public var telemetryInterval: Duration = WireProtocol.telemetryInterval
+    /// SCHED_FIFO priority of the board's thread when the system permits (a real board's
+    /// firmware is never kept off its CPU; a busy host can keep a normal thread off for longer
+    /// than the lease); nil for normal scheduling.
+    public var realtimePriority: Int32?
 
     public init() {}
 }
@@ -116,7 +120,10 @@ public final class BoardEmulator: Sendable {
             return result
         }
 
-        func run() {
+        func run(priority: Int32?) {
+            if let priority, let problem = useFIFOScheduling(priority: priority) {
+                log("the board thread runs without real-time scheduling (\(problem))")
+            }
             withState { $0.boot(now: monotonicNanoseconds(), terminal: terminal) }
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !stopping.load(ordering: .relaxed) {
@@ -175,8 +182,9 @@ public final class BoardEmulator: Sendable {
             guard t == nil else { return }
             core.withState { $0.restart(at: monotonicNanoseconds()) }
             let core = self.core
+            let priority = core.state.withLock { $0.options.realtimePriority }
             do {
-                t = try EmulatorThread { core.run() }
+                t = try EmulatorThread { core.run(priority: priority) }
             } catch {
                 throw BoardEmulatorError("cannot start the board thread: \(error)")
             }

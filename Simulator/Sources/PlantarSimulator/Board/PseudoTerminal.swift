@@ -118,6 +118,16 @@ public func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
+/// Asks for SCHED_FIFO at `priority` for the calling thread. Nil on success, otherwise why not.
+func useFIFOScheduling(priority: Int32) -> String? {
+    var param = sched_param(sched_priority: priority)
+    // pthread_setschedparam returns the error number instead of setting errno.
+    let rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
+    guard rc != 0 else { return nil }
+    let text = strerror(rc).map { String(cString: $0) } ?? "errno \(rc)"
+    return "pthread_setschedparam(SCHED_FIFO, \(priority)): \(text) (errno \(rc))"
+}
+
 /// A self-pipe that wakes the emulator's thread from `poll`.
 final class EmulatorWakePipe: Sendable {
     let readFD: Int32
