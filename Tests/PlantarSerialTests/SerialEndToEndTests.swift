@@ -148,6 +148,9 @@ struct SerialEndToEndTests {
             let pressing = await rig.emulator.wait(timeout: .seconds(10)) { $0.pressed(above: 5) }
             #expect(pressing)
             rig.emulator.stop()
+            // As plantar-sim does on its way out: the link must not point at a terminal number
+            // another test's emulator may be given next.
+            rig.emulator.terminal.unlink(link: link)
             let trace = try await session
             #expect(trace.finalState.hasPrefix("faulted"), "\(trace.finalState)")
             #expect(trace.finalState.contains("link down: serial port \(link)"), "\(trace.finalState)")
