@@ -16,8 +16,9 @@ struct SimMain: ParsableCommand {
         discussion: """
             Prints the terminal's path; a host opens it as a serial port (plantar run PROGRAM \
             --device reference-serial). Signals: SIGUSR1 presses the discomfort switch (again: \
-            lets go), SIGUSR2 pulls the feet away (again: puts them back), SIGHUP resets the \
-            board, SIGINT or SIGTERM stops it (the host sees its port hang up).
+            lets go), SIGUSR2 pulls the feet away (again: puts them back), SIGRTMIN resets \
+            the board (kill -RTMIN PID), SIGINT, SIGTERM or SIGHUP stops it (the host sees its \
+            port hang up).
             """)
 
     @Option(name: .long, help: "Device profile: a name (reference, zoned) or a file.")
@@ -89,7 +90,7 @@ struct SimMain: ParsableCommand {
                           options.latency > .zero ? "latency \(latency)" : nil].compactMap { $0 }
             say("board '\(profile.name)' (\(profile.file)), line \(options.baud.map { "\($0) baud" } ?? "unpaced")"
                 + (faults.isEmpty ? "" : ", " + faults.joined(separator: ", "))
-                + ". SIGUSR1: switch, SIGUSR2: feet away/back, SIGHUP: reset, Ctrl-C: stop.")
+                + ". SIGUSR1: switch, SIGUSR2: feet away/back, SIGRTMIN: reset, Ctrl-C: stop.")
         }
         try emulator.start()
         let sources = Signals.install(emulator: emulator, link: link)
@@ -105,9 +106,12 @@ enum Signals {
         let actions: [(Int32, @Sendable () -> Void)] = [
             (SIGUSR1, { emulator.inject(toggles.flipSwitch() ? .switchPress : .switchRelease) }),
             (SIGUSR2, { emulator.inject(toggles.flipFeet() ? .pullAway : .footReturn) }),
-            (SIGHUP, { emulator.inject(.reset) }),
+            // SIGRTMIN is a macro over this call.
+            (__libc_current_sigrtmin(), { emulator.inject(.reset) }),
             (SIGINT, { stop(emulator, link) }),
             (SIGTERM, { stop(emulator, link) }),
+            // The terminal it runs in closed: stop, and take the link away with it.
+            (SIGHUP, { stop(emulator, link) }),
         ]
         for (number, action) in actions {
             signal(number, SIG_IGN)
@@ -135,5 +139,6 @@ enum Signals {
 
 /// One line to stdout at once (a pipe or a file sees it without waiting for a buffer to fill).
 func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    // A closed terminal or pipe must not bring the board down: the line is lost, that is all.
+    try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
 }
