@@ -215,7 +215,11 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
                 pausedAt = now
                 state = .paused
                 // A pause releases pressure (safe at any instant, mid-hold or mid-move).
-                for foot in feet { await perform(governor.filter(releaseEntry(foot, at: now), at: now), at: now) }
+                for foot in feet {
+                    for channel in runner.driver.profile.channels {
+                        await perform(governor.filter(releaseEntry(foot, channel, at: now), at: now), at: now)
+                    }
+                }
             case .resume:
                 guard state == .paused, let pausedAt else { return }
                 pausedTotal += now - pausedAt
@@ -230,8 +234,8 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
             }
         }
 
-        func releaseEntry(_ foot: Foot, at now: Duration) -> TimelineEntry {
-            TimelineEntry(offset: now, foot: foot, command: .release(channel: runner.driver.profile.channels.first ?? DeviceProfile.nodeChannel),
+        func releaseEntry(_ foot: Foot, _ channel: String, at now: Duration) -> TimelineEntry {
+            TimelineEntry(offset: now, foot: foot, command: .release(channel: channel),
                           step: current?.step ?? .parking, zone: current?.zone ?? "", sensitivity: .high)
         }
 

@@ -93,7 +93,7 @@ struct SessionPropertyTests {
                     #expect(a.time - since <= settings.limits.holdLimit + .milliseconds(100), "\(context): hold from \(since) to \(a.time)")
                 }
                 switch a.command {
-                case .move: pressingSince[a.foot] = a.time
+                case .move: if pressingSince[a.foot] != nil { pressingSince[a.foot] = a.time }   // a new point
                 case .release: pressingSince[a.foot] = nil
                 case .pressure(_, let kPa, _):
                     if kPa == 0 { pressingSince[a.foot] = nil }

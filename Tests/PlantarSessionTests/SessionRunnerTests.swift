@@ -113,9 +113,10 @@ struct SessionRunnerTests {
         #expect(after.allSatisfy { ($0.measuredKPa ?? 0) < 1 && $0.setpointKPa == 0 })
     }
 
-    @Test("pause mid-hold releases pressure; resume restores it and the routine still finishes")
-    func pauseResume() async {
-        let timeline = Fixtures.timeline()
+    @Test("pause mid-hold releases pressure; resume restores it and the routine still finishes", arguments: ["reference", "zoned"])
+    func pauseResume(profile: String) async {
+        let device = profile == "reference" ? Fixtures.reference : Fixtures.zoned
+        let timeline = Fixtures.timeline(device)
         let hold = timeline.steps.first { $0.technique == .pressHold }!
         let pauseAt = hold.start + .seconds(10)
         let box = RunnerBox()
@@ -129,9 +130,9 @@ struct SessionRunnerTests {
                 else if p >= 3 && p < 40 { p += 1; if p == 40 { box.runner.withLock { $0?.resume() } } }
             }
         }
-        let driver = SimulatedDriver(profile: Fixtures.reference)
+        let driver = SimulatedDriver(profile: device)
         let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
-                                   settings: GovernorSettings.standard(for: Fixtures.reference), options: options)
+                                   settings: GovernorSettings.standard(for: device), options: options)
         box.runner.withLock { $0 = runner }
         let trace = await runner.run()
         #expect(trace.finalState == "finished")
