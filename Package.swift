@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "plantar", targets: ["plantar"]),
+        .executable(name: "plantar-sim", targets: ["plantar-sim"]),
         .library(name: "PlantarCore", targets: ["PlantarCore"]),
     ],
     dependencies: [
@@ -31,11 +32,16 @@ let package = Package(
         ),
         .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
         .target(name: "PlantarWire", dependencies: ["PlantarCore"]),
-        .target(name: "PlantarDrivers", dependencies: ["PlantarCore", "CGPIOD"]),
+        .target(name: "PlantarDrivers", dependencies: ["PlantarCore", "PlantarWire", "CGPIOD"]),
         .target(
             name: "PlantarSimulator",
-            dependencies: ["PlantarCore", "PlantarSession"],
+            dependencies: ["PlantarCore", "PlantarSession", "PlantarWire"],
             path: "Simulator/Sources/PlantarSimulator"
+        ),
+        .executableTarget(
+            name: "plantar-sim",
+            dependencies: ["PlantarSimulator", "PlantarConfig", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Simulator/Sources/plantar-sim"
         ),
         .target(
             name: "PlantarCLI",
@@ -48,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "plantar-bench",
             dependencies: [
-                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator",
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers", "PlantarWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +75,8 @@ let package = Package(
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
         .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
+        .testTarget(name: "PlantarSerialTests",
+                    dependencies: ["PlantarDrivers", "PlantarSimulator", "PlantarSession", "PlantarConfig", "PlantarWire"]),
     ]
 )
 

@@ -3,13 +3,19 @@ import Dispatch
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarDrivers
 import PlantarSession
 import PlantarSimulator
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a program: on the simulated device with --simulator, else through the daemon.",
-        discussion: "Ctrl-C stops the session safely: pressure is released first.")
+        abstract: "Run a program: on the simulated device, a serial board or GPIO lines in this process, else through the daemon.",
+        discussion: """
+            --simulator runs on the simulated device (optionally sped up). A profile reached over \
+            a serial link (--device reference-serial), --port or --backend serial runs through the \
+            board on that port, in real time; start plantar-sim first to try it without hardware \
+            (docs/serial.md). Ctrl-C stops the session safely: pressure is released first.
+            """)
 
     @Argument(help: "A program name (back-pain) or a routine file.")
     var program: String
@@ -19,47 +25,80 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Run in this process on the simulated device, in real time.")
     var simulator = false
 
+    @Option(name: .long, help: "Where the commands go: simulator, serial or gpio (default: --simulator, --port, or the profile's only link).")
+    var backend: Backend?
+
+    @Option(name: .long, help: "Serial port of the device's board, instead of the profile's (e.g. /tmp/plantar-mcu).")
+    var port: String?
+
     @Option(name: .long, help: "With --simulator: run this many times faster than real time.")
     var speed: Double = 1
 
     func validate() throws {
         guard speed > 0 && speed <= 1000 else { throw ValidationError("--speed must be above 0 and at most 1000") }
+        if simulator, let backend, backend != .simulator {
+            throw ValidationError("--simulator and --backend \(backend.rawValue) contradict each other")
+        }
+        if port != nil, simulator || (backend != nil && backend != .serial) {
+            throw ValidationError("--port is for the serial backend")
+        }
     }
 
     func run() async throws {
         try await reportingFailures {
-            guard simulator else {
-                throw UserFacingError("the daemon (plantard) is not part of this build yet; run on the simulated device with: plantar run \(program) --simulator")
-            }
             let (_, device, timeline) = try Workbench().compile(program, choices)
-            let driver = SimulatedDriver(profile: device)
+            guard let backend = Backend.infer(named: backend, simulatorFlag: simulator, port: port, profile: device) else {
+                throw UserFacingError("the daemon (plantard) is not part of this build yet; run on the simulated device with: plantar run \(program) --simulator, or through a serial board with --device reference-serial")
+            }
+            if backend != .simulator && speed != 1 {
+                throw UserFacingError("--speed is for the simulated device; a real device runs in real time")
+            }
             let display = LiveDisplay(routine: timeline.routine, speed: speed)
+            let connected: ConnectedDevice
+            do throws(BackendError) {
+                connected = try await Backends.connect(backend, profile: device, port: port) { display.note($0) }
+            } catch {
+                throw UserFacingError(error.description)
+            }
+            defer { connected.close() }
             var options = RunnerOptions()
             options.sampleInterval = .zero
             options.settleAfterEnd = .milliseconds(500)
             options.onStatus = { display.update($0) }
             options.onIntervention = { display.note($0.description) }
             var settings = choices.governorSettings(for: device)
-            // Sped up X times, the loop's wall-clock jitter is X times longer in session time;
-            // the simulated device lives in session time, so the bounds that supervise the
-            // loop's own promptness (command lateness, telemetry age) scale too.
-            settings.maxLateness = settings.maxLateness * max(speed, 1)
-            settings.telemetryTimeout = settings.telemetryTimeout * max(speed, 1)
-            let runner = SessionRunner(timeline: timeline, driver: driver, clock: ScaledClock(speed: speed),
-                                       settings: settings, options: options)
-            let interrupt = Interrupt {
-                runner.stop(source: "Ctrl-C")
-                display.note("Ctrl-C: pressure released, stopping the session")
-            }
-            print("Running \(timeline.routine) on the simulated \(device.name) device, \(DurationSyntax.format(timeline.duration))" +
+            print("Running \(timeline.routine) on \(connected.description), \(DurationSyntax.format(timeline.duration))" +
                   (speed == 1 ? "" : " at \(fixed(speed, speed < 10 ? 1 : 0))x speed (\(DurationSyntax.format(.roundedSeconds(timeline.duration.seconds / speed))))") +
                   ". Ctrl-C stops it safely.")
-            let trace = await runner.run()
-            interrupt.cancel()
+            let trace: SessionTrace
+            if connected.isHardware {
+                trace = await runSession(timeline: timeline, driver: connected.driver, clock: ContinuousClock(),
+                                         settings: settings, options: options, display: display)
+            } else {
+                // Sped up X times, the loop's wall-clock jitter is X times longer in session time;
+                // the simulated device lives in session time, so the bounds that supervise the
+                // loop's own promptness (command lateness, telemetry age) scale too.
+                settings.maxLateness = settings.maxLateness * max(speed, 1)
+                settings.telemetryTimeout = settings.telemetryTimeout * max(speed, 1)
+                trace = await runSession(timeline: timeline, driver: connected.driver, clock: ScaledClock(speed: speed),
+                                         settings: settings, options: options, display: display)
+            }
             display.finish()
             print("Session \(trace.finalState). The device is at rest.")
             if trace.finalState != "finished" { throw ExitCode(3) }
         }
+    }
+
+    /// One session with the live display; Ctrl-C releases first, then stops it.
+    func runSession<C: Clock>(timeline: Timeline, driver: any DeviceDriver, clock: C, settings: GovernorSettings,
+                              options: RunnerOptions, display: LiveDisplay) async -> SessionTrace where C.Duration == Duration {
+        let runner = SessionRunner(timeline: timeline, driver: driver, clock: clock, settings: settings, options: options)
+        let interrupt = Interrupt {
+            runner.stop(source: "Ctrl-C")
+            display.note("Ctrl-C: pressure released, stopping the session")
+        }
+        defer { interrupt.cancel() }
+        return await runner.run()
     }
 }
 

@@ -132,6 +132,8 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         mutating func begin() async {
             state = .running
             await perform(governor.arm(at: .zero), at: .zero)
+            // Only an armed governor lets a latching device (a serial board) arm again.
+            if governor.state.isRunning { runner.driver.beginSession() }
         }
 
         mutating func turn(at now: Duration, requests: [Request]) async {

@@ -201,7 +201,7 @@ struct PlantarCommandTests {
         (["plan", "back-pain", "--intensity", "9"], "error: parameter intensity=9: must be a whole number from 1 to 5"),
         (["plan", "nosuch"], "no program named 'nosuch'; known programs: back-pain (see 'plantar programs')"),
         (["plan", "back-pian"], "no program named 'back-pian'; did you mean 'back-pain'? known programs: back-pain (see 'plantar programs')"),
-        (["plan", "back-pain", "--device", "gantry"], "no device profile named 'gantry'; known profiles: reference, zoned"),
+        (["plan", "back-pain", "--device", "gantry"], "no device profile named 'gantry'; known profiles: reference, reference-serial, zoned"),
         (["plan", "no/such/file.yaml"], "no/such/file.yaml: no such file"),
         (["plan", "back-pain", "--foot-length", "2650"], "error: foot length 2650 mm is outside 180–330 mm"),
     ])

@@ -45,7 +45,7 @@ struct ShippedFilesTests {
 
     @Test func theShippedFilesAreTheOnesExpected() {
         #expect(Self.files(in: "routines").contains("routines/back-pain.yaml"))
-        #expect(Self.files(in: "devices") == ["devices/reference.yaml", "devices/zoned.yaml"])
+        #expect(Self.files(in: "devices") == ["devices/reference-serial.yaml", "devices/reference.yaml", "devices/zoned.yaml"])
     }
 
     @Test func backPainIsTheProgramTheIssueDescribes() throws {

@@ -108,4 +108,14 @@ public protocol DeviceDriver: AnyObject, Sendable {
     /// Events that happened up to session time `now`, oldest first. A real driver returns
     /// what its reader has collected; the simulator advances its physics to `now` first.
     func poll(upTo now: Duration) async -> [DeviceEvent]
+
+    /// The session layer has armed its governor for a new session. A driver whose device
+    /// latches by itself (a serial board) may arm the device again with the next setpoint;
+    /// until this call, and again after any release, stop or link event, it stays latched.
+    /// Never resumes anything by itself. The default does nothing.
+    func beginSession()
+}
+
+extension DeviceDriver {
+    public func beginSession() {}
 }
