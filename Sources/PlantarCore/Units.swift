@@ -81,38 +81,3 @@ public func clockText(_ d: Duration, millis: Bool = false) -> String {
     }
     return text
 }
-
-/// Something per foot, kept in two slots: no hashing on paths that run for every telemetry
-/// sample (the governor's per-foot state was the top cost of a simulated session).
-public struct FootTable<Value> {
-    private var left: Value?
-    private var right: Value?
-
-    public init() {}
-
-    public subscript(_ foot: Foot) -> Value? {
-        get { foot == .left ? left : right }
-        set { if foot == .left { left = newValue } else { right = newValue } }
-        _modify {
-            if foot == .left { yield &left } else { yield &right }
-        }
-    }
-
-    public subscript(_ foot: Foot, default value: @autoclosure () -> Value) -> Value {
-        get { self[foot] ?? value() }
-        set { self[foot] = newValue }
-        _modify {
-            if foot == .left {
-                if left == nil { left = value() }
-                yield &left!
-            } else {
-                if right == nil { right = value() }
-                yield &right!
-            }
-        }
-    }
-}
-
-extension FootTable: Sendable where Value: Sendable {}
-extension FootTable: Equatable where Value: Equatable {}
-extension FootTable: Hashable where Value: Hashable {}

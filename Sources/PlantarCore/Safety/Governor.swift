@@ -30,7 +30,7 @@ public struct Governor: Sendable {
     public private(set) var interventions: [Intervention] = []
 
     /// Per foot: channels, position, presence, telemetry bookkeeping.
-    private var feet = FootTable<FootState>()
+    private var feet: [Foot: FootState] = [:]
     /// Product of `easeCapFactor` over every ease so far.
     private var sessionEaseFactor = 1.0
     /// Product of `easeZoneCapFactor` per sensitivity class over the eases that worked it.
