@@ -42,6 +42,9 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         self.timeline = timeline
         self.driver = driver
         self.clock = clock
+        var settings = settings
+        // A missing reading is a fault only where this driver can read pressure at all.
+        settings.requiresPressureSensor = settings.requiresPressureSensor && driver.measuresPressure
         self.settings = settings
         self.options = options
         latestStatus = Mutex(SessionStatus(state: .idle, elapsed: .zero, total: timeline.duration, step: 0, stepName: "",

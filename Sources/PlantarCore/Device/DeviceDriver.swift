@@ -114,8 +114,15 @@ public protocol DeviceDriver: AnyObject, Sendable {
     /// until this call, and again after any release, stop or link event, it stays latched.
     /// Never resumes anything by itself. The default does nothing.
     func beginSession()
+
+    /// Whether this driver reports measured pressure. The profile may list a pressure sensor
+    /// that this way of reaching the device cannot read (on the reference device it sits on
+    /// the serial board, so over GPIO lines pressure is open-loop); the session then does not
+    /// fault for missing readings. The default follows the profile.
+    var measuresPressure: Bool { get }
 }
 
 extension DeviceDriver {
     public func beginSession() {}
+    public var measuresPressure: Bool { profile.inputs.contains(.pressureSensor) }
 }

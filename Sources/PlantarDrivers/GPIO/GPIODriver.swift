@@ -26,6 +26,9 @@ public typealias GPIOLog = @Sendable (GPIOLogLevel, String) -> Void
 /// flag as it unlocks (`withEngine`) and puts the outputs at rest before anything else.
 public final class GPIODriver: DeviceDriver {
     public let profile: DeviceProfile
+    /// The lines carry no pressure reading: pressure is open-loop over GPIO, bounded by the
+    /// governor's caps on the setpoints.
+    public var measuresPressure: Bool { false }
     private let core: Core
     private let threads: [PosixThread]
 
