@@ -22,15 +22,15 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "With --simulator: run this many times faster than real time.")
     var speed: Double = 1
 
+    @OptionGroup var connection: DaemonConnection
+
     func validate() throws {
         guard speed > 0 && speed <= 1000 else { throw ValidationError("--speed must be above 0 and at most 1000") }
     }
 
     func run() async throws {
         try await reportingFailures {
-            guard simulator else {
-                throw UserFacingError("the daemon (plantard) is not part of this build yet; run on the simulated device with: plantar run \(program) --simulator")
-            }
+            guard simulator else { return try await runThroughDaemon(connection) }
             let (_, device, timeline) = try Workbench().compile(program, choices)
             let driver = SimulatedDriver(profile: device)
             let display = LiveDisplay(routine: timeline.routine, speed: speed)
