@@ -41,13 +41,20 @@ public struct DeviceDocument: Codable, Sendable, Hashable {
     public var switchPressed: Bool
     /// A fault the device reported and that is still present, if any.
     public var fault: String?
+    /// Simulator only: every output at rest (no pressure asked for, valves open).
+    public var atRest: Bool?
+    /// Simulator only: the pressure the simulated device measures now, per foot (kPa).
+    public var measuredKPa: [String: Double]?
 
-    public init(backend: String, profile: String, link: String, switchPressed: Bool, fault: String?) {
+    public init(backend: String, profile: String, link: String, switchPressed: Bool, fault: String?,
+                atRest: Bool? = nil, measuredKPa: [String: Double]? = nil) {
         self.backend = backend
         self.profile = profile
         self.link = link
         self.switchPressed = switchPressed
         self.fault = fault
+        self.atRest = atRest
+        self.measuredKPa = measuredKPa
     }
 }
 

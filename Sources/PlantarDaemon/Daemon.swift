@@ -80,7 +80,11 @@ public struct DeviceService: Service {
     public func run() async throws {
         try? await gracefulShutdown()
         device.close()
-        logger.notice("device at rest", metadata: ["backend": "\(device.backend.rawValue)"])
+        if let simulated = device.simulatedState, !simulated.atRest {
+            logger.critical("the simulated device is NOT at rest after release")
+        } else {
+            logger.notice("device at rest", metadata: ["backend": "\(device.backend.rawValue)"])
+        }
     }
 }
 

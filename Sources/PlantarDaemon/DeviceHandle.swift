@@ -142,14 +142,19 @@ public final class DeviceHandle: Sendable {
         (driver as? GPIODriver)?.shutdown()
     }
 
-    /// Measured pressure (kPa) per foot for the simulated device, nil for hardware: what the
-    /// tests and `plantar status` use to show that the device is at rest.
-    public var simulatedPressure: [Foot: Double]? {
+    /// The simulated device's outputs and measured pressure now (nil for hardware): what
+    /// the tests and `plantar status` use to show that the device is at rest.
+    public var simulatedState: (atRest: Bool, kPa: [Foot: Double])? {
         guard let simulated = driver as? SimulatedDriver else { return nil }
         var model = simulated.model
-        var result: [Foot: Double] = [:]
-        for foot in simulated.profile.feet { result[foot] = model.telemetry(foot).peakKPa ?? 0 }
-        return result
+        model.advance(to: now.seconds)
+        var kPa: [Foot: Double] = [:]
+        var atRest = true
+        for foot in simulated.profile.feet {
+            kPa[foot] = model.telemetry(foot).peakKPa ?? 0
+            if model.feet[foot]?.channels.values.contains(where: { $0.target > 0 }) == true { atRest = false }
+        }
+        return (atRest, kPa)
     }
 }
 

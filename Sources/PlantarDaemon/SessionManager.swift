@@ -491,9 +491,12 @@ public final class SessionManager: Service, Sendable {
         case .down(let reason): "down: \(reason)"
         case .deviceReset: "down: the device reset itself"
         }
+        let simulated = device.simulatedState
         return StatusDocument(state: stateName, latched: s.latch != nil, latchReason: s.latch, session: session,
                               device: DeviceDocument(backend: device.backend.rawValue, profile: profile.name, link: link,
-                                                     switchPressed: device.switchPressed, fault: device.fault),
+                                                     switchPressed: device.switchPressed, fault: device.fault,
+                                                     atRest: simulated?.atRest,
+                                                     measuredKPa: simulated.map { Dictionary(uniqueKeysWithValues: $0.kPa.map { ($0.key.rawValue, $0.value) }) }),
                               stopping: s.stopping)
     }
 

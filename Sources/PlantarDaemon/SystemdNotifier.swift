@@ -50,7 +50,8 @@ public final class SystemdNotifier: Sendable {
         if due { send("WATCHDOG=1") }
     }
 
-    /// Sends one datagram; failures are ignored (the service manager may be gone while we stop).
+    /// Sends one datagram without waiting; failures are ignored (the service manager may be
+    /// gone while we stop, or its queue full).
     func send(_ message: String) {
         guard let address else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -72,7 +73,9 @@ public final class SystemdNotifier: Sendable {
         let payload = Array(message.utf8)
         _ = withUnsafePointer(to: &sa) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), address, length) }
+                // Never block: the caller is the control loop. A service manager that does not read
+                // its queue (it holds only max_dgram_qlen, 10 by default) loses a message, not the loop.
+                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), address, length) }
             }
         }
     }
