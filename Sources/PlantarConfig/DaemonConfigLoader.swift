@@ -130,7 +130,10 @@ public enum DaemonConfigLoader {
             if let n = limits["hold-limit"], let d = r.duration(n, "limits hold-limit", in: .seconds(1)...SessionLimits.standard.holdLimit) { hold = d }
             config.limits = SessionLimits(holdLimit: hold, autoOff: auto)
         }
-        guard !r.problems.hasErrors else { throw DiagnosticsError(r.problems) }
+        // In file order, whatever order the keys were checked in.
+        guard !r.problems.hasErrors else {
+            throw DiagnosticsError(r.problems.sorted { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) })
+        }
         return config
     }
 

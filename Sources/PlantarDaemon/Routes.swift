@@ -8,7 +8,7 @@ import PlantarSimulator
 import ServiceLifecycle
 
 /// The control API's routes (docs/api.md describes them; a test keeps the two in step).
-func buildRouter(daemon: Daemon) -> Router<PlantarRequestContext> {
+public func buildRouter(daemon: Daemon) -> Router<PlantarRequestContext> {
     let router = Router(context: PlantarRequestContext.self)
     router.add(middleware: ErrorMiddleware(metrics: daemon.metrics))
     if let tcp = daemon.config.tcp { router.add(middleware: TokenMiddleware(token: tcp.token)) }
