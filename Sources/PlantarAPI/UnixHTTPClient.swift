@@ -368,14 +368,3 @@ public struct EventParser: Sendable {
         return events
     }
 }
-
-/// Where `plantar` looks for the daemon's socket when `--socket` is not given:
-/// `$PLANTAR_SOCKET`, else the daemon's own default (`$RUNTIME_DIRECTORY/plantard.sock`
-/// under systemd, `/run/plantar/plantard.sock` otherwise).
-public func defaultClientSocketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-    if let explicit = environment["PLANTAR_SOCKET"], !explicit.isEmpty { return explicit }
-    if let runtime = environment["RUNTIME_DIRECTORY"], !runtime.isEmpty {
-        return (runtime.split(separator: ":").first.map(String.init) ?? runtime) + "/plantard.sock"
-    }
-    return "/run/plantar/plantard.sock"
-}

@@ -1,16 +1,19 @@
 import ArgumentParser
 import Foundation
 import PlantarAPI
+import PlantarConfig
 import PlantarCore
 import PlantarSession
 import Synchronization
 
 /// `--socket PATH`, shared by every command that talks to plantard.
 struct DaemonConnection: ParsableArguments {
-    @Option(name: .long, help: "plantard's control socket (default: $PLANTAR_SOCKET, else /run/plantar/plantard.sock).")
+    @Option(name: .long, help: "plantard's control socket (default: $PLANTAR_SOCKET, else /run/plantar/plantard.sock, else your own plantard's in $XDG_RUNTIME_DIR/plantar).")
     var socket: String?
 
-    var client: UnixHTTPClient { UnixHTTPClient(socketPath: socket ?? defaultClientSocketPath()) }
+    var client: UnixHTTPClient {
+        UnixHTTPClient(socketPath: socket ?? DaemonConfig.clientSocketPath(environment: ProcessInfo.processInfo.environment))
+    }
 
     /// Sends a request; a refusal or a missing daemon becomes one line for the person.
     func send(_ method: String, _ path: String) throws -> UnixHTTPClient.Response {

@@ -1,3 +1,4 @@
+import Foundation
 import PlantarCore
 import Yams
 
@@ -61,14 +62,36 @@ public struct DaemonConfig: Sendable, Hashable {
     public init() {}
 
     /// The socket path when none is configured: `$RUNTIME_DIRECTORY/plantard.sock` under
-    /// systemd (`RuntimeDirectory=plantar`), else `/run/plantar/plantard.sock`.
-    public static func defaultSocketPath(environment: [String: String]) -> String {
+    /// systemd (`RuntimeDirectory=plantar`); else `/run/plantar/plantard.sock` for root; else,
+    /// for a person trying the daemon from a checkout, `$XDG_RUNTIME_DIR/plantar/plantard.sock`
+    /// (or `/tmp/plantar-UID/plantard.sock`), which `plantar` looks for too.
+    public static func defaultSocketPath(environment: [String: String], uid: UInt32 = UInt32(getuid())) -> String {
         if let runtime = environment["RUNTIME_DIRECTORY"], !runtime.isEmpty {
             // systemd may list several directories separated by colons; the first is ours.
             let first = runtime.split(separator: ":").first.map(String.init) ?? runtime
             return first + "/plantard.sock"
         }
-        return "/run/plantar/plantard.sock"
+        return uid == 0 ? systemSocketPath : personalSocketPath(environment: environment, uid: uid)
+    }
+
+    /// Where the system's daemon listens.
+    public static let systemSocketPath = "/run/plantar/plantard.sock"
+
+    /// Where a daemon started by a person (not root, not systemd) listens.
+    public static func personalSocketPath(environment: [String: String], uid: UInt32 = UInt32(getuid())) -> String {
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/plantar/plantard.sock" }
+        return "/tmp/plantar-\(uid)/plantard.sock"
+    }
+
+    /// Where `plantar` looks when `--socket` is not given: `$PLANTAR_SOCKET`; else the system
+    /// daemon's socket when it exists; else the person's own daemon's when that exists; else
+    /// the system's (so the error names the usual place).
+    public static func clientSocketPath(environment: [String: String], uid: UInt32 = UInt32(getuid())) -> String {
+        if let explicit = environment["PLANTAR_SOCKET"], !explicit.isEmpty { return explicit }
+        if FileManager.default.fileExists(atPath: systemSocketPath) { return systemSocketPath }
+        let personal = personalSocketPath(environment: environment, uid: uid)
+        if FileManager.default.fileExists(atPath: personal) { return personal }
+        return systemSocketPath
     }
 
     /// The socket in force: the configured one, else the default.
