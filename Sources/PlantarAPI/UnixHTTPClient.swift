@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// A small HTTP/1.1 client over a Unix socket, for `plantar` and the tests.
 ///
@@ -139,32 +140,34 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Ends a blocking `follow` from another thread (Ctrl-C: detach).
-public final class StopToken: @unchecked Sendable {
-    // @unchecked: every field is guarded by `lock`.
-    private let lock = NSLock()
-    private var fd: Int32 = -1
-    private var stopped = false
+public final class StopToken: Sendable {
+    private struct State {
+        var fd: Int32 = -1
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public var isStopped: Bool { lock.withLock { stopped } }
+    public var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Shuts the stream's socket down, which wakes the blocked reader.
     public func stop() {
-        lock.withLock {
-            stopped = true
-            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        state.withLock { s in
+            s.stopped = true
+            if s.fd >= 0 { _ = shutdown(s.fd, Int32(SHUT_RDWR)) }
         }
     }
 
     func attach(_ connection: Connection) {
-        lock.withLock {
-            fd = connection.fd
-            if stopped { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        state.withLock { s in
+            s.fd = connection.fd
+            if s.stopped { _ = shutdown(s.fd, Int32(SHUT_RDWR)) }
         }
     }
 
-    func detach() { lock.withLock { fd = -1 } }
+    func detach() { state.withLock { $0.fd = -1 } }
 }
 
 /// One connected Unix stream socket; closed in deinit. Every system call goes through here.
@@ -367,4 +370,10 @@ public struct EventParser: Sendable {
         }
         return events
     }
+}
+
+/// Stop's own lane beside the API's socket: `plantard.sock` -> `plantard-stop.sock`. It
+/// answers only `POST /v1/stop` and `POST /v1/ease`, on a thread of its own in plantard.
+public func stopLanePath(forSocket path: String) -> String {
+    path.hasSuffix(".sock") ? String(path.dropLast(5)) + "-stop.sock" : path + ".stop"
 }

@@ -36,6 +36,17 @@ struct DaemonConnection: ParsableArguments {
         }
     }
 
+    /// Stop and ease go through plantard's stop lane (a socket and thread of their own, which a
+    /// flood on the API cannot delay); the API's own endpoint when there is no lane.
+    func sendUrgent(_ path: String) throws -> UnixHTTPClient.Response {
+        let lane = UnixHTTPClient(socketPath: stopLanePath(forSocket: client.socketPath), timeout: .seconds(5))
+        if let response = try? lane.send("POST", apiVersionPrefix + path) {
+            if let refusal = response.refusal { throw UserFacingError(ClientError.refused(refusal).description) }
+            return response
+        }
+        return try send("POST", path)
+    }
+
     func decode<T: Decodable>(_ response: UnixHTTPClient.Response, as type: T.Type) throws -> T {
         do { return try response.decode(T.self) } catch { throw UserFacingError(error.description) }
     }
@@ -55,12 +66,16 @@ struct DaemonConnection: ParsableArguments {
 protocol DaemonAction: AsyncParsableCommand {
     var connection: DaemonConnection { get }
     static var path: String { get }
+    /// Goes through the stop lane (stop, ease).
+    static var urgent: Bool { get }
 }
 
 extension DaemonAction {
+    static var urgent: Bool { false }
+
     func run() async throws {
         try await reportingFailures {
-            let response = try connection.send("POST", Self.path)
+            let response = Self.urgent ? try connection.sendUrgent(Self.path) : try connection.send("POST", Self.path)
             let action = try connection.decode(response, as: ActionDocument.self)
             print(action.detail)
         }
@@ -71,6 +86,7 @@ struct Ease: DaemonAction {
     static let configuration = CommandConfiguration(
         abstract: "Ease off: lower the pressure now and keep the caps lower for the rest of the session.")
     static let path = "/ease"
+    static let urgent = true
     @OptionGroup var connection: DaemonConnection
 }
 
@@ -78,6 +94,7 @@ struct Stop: DaemonAction {
     static let configuration = CommandConfiguration(
         abstract: "Stop the session: everything is released at once and the stop latches until 'plantar rearm'.")
     static let path = "/stop"
+    static let urgent = true
     @OptionGroup var connection: DaemonConnection
 }
 

@@ -77,7 +77,7 @@ extension Run {
     static func requestStop(_ connection: DaemonConnection, _ display: LiveDisplay, _ choice: borrowing Mutex<InterruptChoice?>) {
         choice.withLock { $0 = .stop }
         do {
-            _ = try connection.send("POST", "/stop")
+            _ = try connection.sendUrgent("/stop")
             display.note("Ctrl-C: stop sent; pressure released, the session is stopping")
         } catch {
             display.note("Ctrl-C: could not send the stop: \(error); press the discomfort switch")

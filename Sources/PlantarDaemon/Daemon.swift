@@ -92,12 +92,16 @@ public struct DeviceService: Service {
 /// the routes with `app.test(.router)`; `plantard` runs it.
 ///
 /// Services start in this order and stop in the reverse: the device, the session manager,
-/// then (inside the application) the HTTP server. On SIGTERM the server closes first (event
+/// stop's own lane, then (inside the application) the HTTP server. On SIGTERM the server closes first (event
 /// streams end at once), then the session manager stops any session (releasing first), then
 /// the device is left at rest.
 public func buildApplication(daemon: Daemon) -> Application<RouterResponder<PlantarRequestContext>> {
     let router = buildRouter(daemon: daemon)
-    var services: [any Service] = [DeviceService(device: daemon.device, logger: daemon.logger), daemon.manager]
+    var services: [any Service] = [
+        DeviceService(device: daemon.device, logger: daemon.logger), daemon.manager,
+        StopLane(path: stopLanePath(forSocket: daemon.socketPath), manager: daemon.manager, logger: daemon.logger,
+                 mode: daemon.config.socketMode, group: daemon.config.socketGroup),
+    ]
     if let tcp = daemon.config.tcp {
         // A second listener on the same routes; TokenMiddleware refuses any TCP request without the token.
         services.append(Application(router: buildRouter(daemon: daemon),

@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plantar-bench",
         abstract: "Benchmarks for Plantar; figures go to BENCHMARKS.md.",
-        subcommands: [SimulationSpeed.self, StopLatency.self, DaemonBench.self])
+        subcommands: [SimulationSpeed.self, StopLatency.self, DaemonBench.self, FloodCommand.self])
 }
 
 /// Percentiles of a sample, nearest-rank.

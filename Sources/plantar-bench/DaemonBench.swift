@@ -26,6 +26,8 @@ struct DaemonBench: AsyncParsableCommand {
     @Option(help: "Stops under load (each ends a fresh back-pain session).") var stops = 40
     @Option(help: "Starts measured for start-to-READY.") var starts = 5
     @Option(help: "Idle window for CPU and RSS (s).") var idleSeconds = 20
+    @Option(help: "Run the clients in a separate process at this nice level (0: same priority as plantard and the measuring thread).")
+    var floodNice = 0
 
     func run() async throws {
         let executable = plantard ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("plantard").path
@@ -54,8 +56,13 @@ struct DaemonBench: AsyncParsableCommand {
         let client = UnixHTTPClient(socketPath: daemon.socket, timeout: .seconds(10))
         let start = StartRequest(program: "back-pain")
         _ = try client.send("POST", "/v1/sessions", body: start)
-        let flood = BenchFlood(socket: daemon.socket, clients: clients)
-        flood.start()
+        // The clients are another process, as they would be on a real machine.
+        let flood = Process()
+        flood.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+        flood.arguments = ["-n", String(floodNice), CommandLine.arguments[0], "flood", "--socket", daemon.socket, "--clients", String(clients)]
+        let floodOutput = Pipe()
+        flood.standardOutput = floodOutput
+        try flood.run()
         let wakes = WakeSampler()
         wakes.start()
         var clientStops: [Double] = []
@@ -72,9 +79,12 @@ struct DaemonBench: AsyncParsableCommand {
         }
         let rssLoaded = try ProcStat(pid: daemon.pid).rssKiB
         let wakeups = wakes.finish()
-        let requests = flood.finish()
+        flood.interrupt()
+        flood.waitUntilExit()
+        let requests = Int(String(decoding: floodOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let metrics = String(decoding: try client.send("GET", "/metrics").body, as: UTF8.self)
-        print("load: \(clients) clients (\(clients / 5) following events, the rest polling status), \(requests) requests during \(stops) stops")
+        print("load: \(clients) clients in another process at nice \(floodNice) (\(clients / 5) following events, the rest polling status), \(requests) requests during \(stops) stops")
         print("stop latency, client (POST sent -> answer read): \(Summary(clientStops).text("µs", scale: 1e6, decimals: 0))")
         print("stop latency, in plantard (request -> released): \(Histogram(metrics, "plantar_stop_latency_seconds").text)")
         print("dispatch lateness (scheduled -> applied):        \(Histogram(metrics, "plantar_dispatch_lateness_seconds").text)")
@@ -180,6 +190,32 @@ struct Histogram {
     }
 }
 
+/// `plantar-bench flood`: the clients, as a process of their own; prints how many requests
+/// they made when interrupted (SIGINT).
+struct FloodCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flood", abstract: "Hammer plantard's status and events (used by 'daemon').",
+                                                    shouldDisplay: false)
+    @Option var socket: String
+    @Option var clients = 50
+
+    func run() async throws {
+        let flood = BenchFlood(socket: socket, clients: clients)
+        let interrupted = DispatchSemaphore(value: 0)
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { interrupted.signal() }
+        source.resume()
+        flood.start()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                interrupted.wait()
+                done.resume()
+            }
+        }
+        print(flood.finish())
+    }
+}
+
 /// Threads hammering status and events.
 final class BenchFlood: Sendable {
     let socket: String
@@ -187,6 +223,8 @@ final class BenchFlood: Sendable {
     let running = Atomic<Bool>(true)
     let requests = Atomic<Int>(0)
     let done = DispatchGroup()
+    /// Ends the event followers' blocking reads (an idle daemon sends only keep-alive comments).
+    let tokens = Mutex<[StopToken]>([])
 
     init(socket: String, clients: Int) {
         self.socket = socket
@@ -202,7 +240,10 @@ final class BenchFlood: Sendable {
                 while running.load(ordering: .relaxed) {
                     if i % 5 == 0 {
                         var seen = 0
-                        try? client.follow("/v1/events") { _ in seen += 1; return seen < 20 && self.running.load(ordering: .relaxed) }
+                        let token = StopToken()
+                        tokens.withLock { $0.append(token) }
+                        if !running.load(ordering: .relaxed) { token.stop() }
+                        try? client.follow("/v1/events", stop: token) { _ in seen += 1; return seen < 20 && self.running.load(ordering: .relaxed) }
                     } else {
                         _ = try? client.send("GET", "/v1/status")
                     }
@@ -214,6 +255,7 @@ final class BenchFlood: Sendable {
 
     func finish() -> Int {
         running.store(false, ordering: .relaxed)
+        for token in tokens.withLock({ $0 }) { token.stop() }
         done.wait()
         return requests.load(ordering: .relaxed)
     }

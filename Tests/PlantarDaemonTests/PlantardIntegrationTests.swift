@@ -186,6 +186,32 @@ struct PlantardIntegrationTests {
     }
 }
 
+extension PlantardIntegrationTests {
+    @Test func theStopLaneStopsUnderTheFloodAndAnswersCurl() throws {
+        let daemon = try RunningDaemon()
+        let lane = stopLanePath(forSocket: daemon.socket)
+        #expect((try FileManager.default.attributesOfItem(atPath: lane)[.posixPermissions] as? Int) == 0o660)
+        _ = try daemon.curl(["-X", "POST", "-d", #"{"program":"press-test"}"#, "http://plantard/v1/sessions"])
+        try daemon.waitForStatus("pressing") { ($0.session?.measuredKPa["right"] ?? 0) > 10 }
+        let flood = Flood(socket: daemon.socket, clients: 50)
+        flood.start()
+        defer { flood.finish() }
+        #expect(flood.waitForRequests(500, within: .seconds(30)), "the flood got going")
+        let sent = ContinuousClock.now
+        let stop = try UnixHTTPClient(socketPath: lane, timeout: .seconds(5)).send("POST", "/v1/stop")
+        let took = sent.duration(to: .now)
+        #expect(stop.status == 200, "\(String(decoding: stop.body, as: UTF8.self))")
+        #expect(try stop.decode(ActionDocument.self).status.device.atRest == true)
+        #expect(took < .milliseconds(200), "stop through the lane took \(took) under the flood")
+        #expect(daemon.log().contains("via the stop lane"), "who asked is logged")
+        // curl speaks to it too; anything but stop and ease is a 404.
+        let other = try runProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "--unix-socket", lane, "-w", "%{http_code}", "http://plantard/v1/status"])
+        #expect(other.stdout.hasSuffix("404"), "\(other)")
+        let ease = try runProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "--unix-socket", lane, "-X", "POST", "-w", "%{http_code}", "http://plantard/v1/ease"])
+        #expect(ease.stdout.hasSuffix("409") && ease.stdout.contains("no-session"), "\(ease)")
+    }
+}
+
 /// Clients hammering status and events on their own threads, for the flood tests and the benchmark.
 final class Flood: @unchecked Sendable {
     // @unchecked: `requests` and `running` are atomics-by-lock below; the rest is immutable.
@@ -195,6 +221,7 @@ final class Flood: @unchecked Sendable {
     private var count = 0
     private var running = true
     private var threads: [Thread] = []
+    private var tokens: [StopToken] = []
     private let done = DispatchGroup()
     private var target = Int.max
     private let reached = DispatchSemaphore(value: 0)
@@ -217,7 +244,10 @@ final class Flood: @unchecked Sendable {
                     if i % 5 == 0 {
                         // An events client: reads a few events, then reconnects.
                         var seen = 0
-                        try? client.follow("/v1/events") { _ in seen += 1; return seen < 3 && self.isRunning }
+                        let token = StopToken()
+                        lock.withLock { tokens.append(token) }
+                        if !isRunning { token.stop() }
+                        try? client.follow("/v1/events", stop: token) { _ in seen += 1; return seen < 3 && self.isRunning }
                     } else {
                         _ = try? client.send("GET", "/v1/status")
                     }
@@ -243,7 +273,11 @@ final class Flood: @unchecked Sendable {
     }
 
     func finish() {
-        lock.withLock { running = false }
+        let open = lock.withLock { () -> [StopToken] in
+            running = false
+            return tokens
+        }
+        for token in open { token.stop() }
         done.wait()
     }
 }
