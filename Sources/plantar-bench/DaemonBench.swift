@@ -65,13 +65,17 @@ struct DaemonBench: AsyncParsableCommand {
         try flood.run()
         let wakes = WakeSampler()
         wakes.start()
-        var clientStops: [Double] = []
+        var clientStops: [Double] = [], laneStops: [Double] = []
+        let lane = UnixHTTPClient(socketPath: stopLanePath(forSocket: daemon.socket), timeout: .seconds(10))
         for i in 0..<stops {
             // Let the session run and the flood settle a moment: 200-700 ms into each session.
             try await Task.sleep(for: .milliseconds(200 + (i * 7919) % 500))
+            // Every other stop through the stop lane (what plantar stop uses), the rest through the API.
+            let throughLane = i % 2 == 1
             let sent = ContinuousClock.now
-            let answer = try client.send("POST", "/v1/stop")
-            clientStops.append(sent.duration(to: .now).seconds)
+            let answer = try (throughLane ? lane : client).send("POST", "/v1/stop")
+            let took = sent.duration(to: .now).seconds
+            if throughLane { laneStops.append(took) } else { clientStops.append(took) }
             guard answer.status == 200 else { throw ValidationError("stop answered \(answer.status)") }
             _ = try client.send("POST", "/v1/rearm")
             let again = try client.send("POST", "/v1/sessions", body: start)
@@ -85,8 +89,9 @@ struct DaemonBench: AsyncParsableCommand {
             .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let metrics = String(decoding: try client.send("GET", "/metrics").body, as: UTF8.self)
         print("load: \(clients) clients in another process at nice \(floodNice) (\(clients / 5) following events, the rest polling status), \(requests) requests during \(stops) stops")
-        print("stop latency, client (POST sent -> answer read): \(Summary(clientStops).text("µs", scale: 1e6, decimals: 0))")
-        print("stop latency, in plantard (request -> released): \(Histogram(metrics, "plantar_stop_latency_seconds").text)")
+        print("stop latency, client, API  (POST sent -> answer read): \(Summary(clientStops).text("µs", scale: 1e6, decimals: 0))")
+        print("stop latency, client, lane (POST sent -> answer read): \(Summary(laneStops).text("µs", scale: 1e6, decimals: 0))")
+        print("stop latency, in plantard (request -> released), both: \(Histogram(metrics, "plantar_stop_latency_seconds").text)")
         print("dispatch lateness (scheduled -> applied):        \(Histogram(metrics, "plantar_dispatch_lateness_seconds").text)")
         print("wake-up latency, 1 ms sleeps, this process:      \(Summary(wakeups).text("µs", scale: 1e6, decimals: 0))")
         print("RSS under load: \(fixed(Double(rssLoaded) / 1024, 1)) MiB")

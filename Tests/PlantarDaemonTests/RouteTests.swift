@@ -154,3 +154,29 @@ struct RouteTests {
         }
     }
 }
+
+/// Over TCP (HummingbirdTesting's live server binds TCP), every request needs the token.
+@Suite("control API over TCP", .timeLimit(.minutes(1)))
+struct TCPTokenTests {
+    @Test func everyTCPRequestNeedsTheToken() async throws {
+        let scratch = try Scratch("tcp")
+        var config = DaemonConfig()
+        let token = "0123456789abcdef0123456789abcdef"
+        config.tcp = DaemonConfig.TCPListen(host: "127.0.0.1", port: 0, token: token)
+        let options = Daemon.Options(socketPath: scratch.path + "/s.sock", environment: [:],
+                                     library: ConfigLibrary(dataDirectories: [try scratch.dataDirectory()]),
+                                     notifier: SystemdNotifier(environment: [:]))
+        let (app, _) = try buildApplication(config: config, options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        try await app.test(.live) { client in
+            let refused = try await client.execute(uri: "/v1/status", method: .get)
+            #expect(refused.status == .unauthorized)
+            #expect(String(buffer: refused.body).contains(#""code":"unauthorized""#))
+            let stop = try await client.execute(uri: "/v1/stop", method: .post, headers: [.authorization: "Bearer wrong-token-wrong-token-wrong"])
+            #expect(stop.status == .unauthorized)
+            let allowed = try await client.execute(uri: "/v1/status", method: .get, headers: [.authorization: "Bearer \(token)"])
+            #expect(allowed.status == .ok)
+            let status = try JSONDecoder().decode(StatusDocument.self, from: Data(allowed.body.readableBytesView))
+            #expect(!status.latched, "the refused stop changed nothing")
+        }
+    }
+}
