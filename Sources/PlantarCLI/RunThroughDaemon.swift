@@ -22,9 +22,13 @@ extension Run {
         let choice = Mutex<InterruptChoice?>(nil)
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let presses = Atomic<Int>(0)
+        // While the question is on screen the live line stays still, so it does not draw over it.
+        let asking = Atomic<Bool>(false)
         let interrupt = Interrupt {
             let count = presses.add(1, ordering: .relaxed).newValue
             if interactive && count == 1 {
+                asking.store(true, ordering: .relaxed)
+                defer { asking.store(false, ordering: .relaxed) }
                 display.note("Ctrl-C: [s]top the session, or [d]etach and leave it running? [S/d] ")
                 let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 // Only a clear "d" detaches: anything else, or a second Ctrl-C meanwhile, stops.
@@ -50,7 +54,7 @@ extension Run {
             case "status":
                 guard let status = try? JSONDecoder().decode(StatusDocument.self, from: Data(event.data.utf8)),
                       let current = status.session, current.id == session.id else { return true }
-                display.update(current.status)
+                if !asking.load(ordering: .relaxed) { display.update(current.status) }
                 if !current.active {
                     final = current
                     return false
