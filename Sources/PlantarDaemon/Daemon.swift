@@ -66,8 +66,11 @@ public final class Daemon: Sendable {
         metrics = DaemonMetrics()
         hub = EventHub()
         device = try DeviceHandle.open(config: config, profile: profileForBackend, logger: logger, metrics: metrics)
+        // systemd's StateDirectory=plantar; $PLANTAR_STATE_DIR from a checkout.
+        let stateDirectory = [options.environment["STATE_DIRECTORY"], options.environment["PLANTAR_STATE_DIR"]]
+            .compactMap { $0 }.first { !$0.isEmpty }.map { $0.split(separator: ":").first.map(String.init) ?? $0 }
         manager = SessionManager(device: device, profile: profileForBackend, config: config, library: library, map: map,
-                                 logger: logger, metrics: metrics, hub: hub, notifier: notifier)
+                                 logger: logger, metrics: metrics, hub: hub, notifier: notifier, stateDirectory: stateDirectory)
     }
 }
 

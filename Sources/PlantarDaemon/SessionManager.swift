@@ -34,6 +34,8 @@ public final class SessionManager: Service, Sendable {
     let notifier: SystemdNotifier
     /// Between sessions the loop wakes this often (watchdog, link supervision).
     let idleTick: Duration
+    /// Where the latch outlives the process (`$STATE_DIRECTORY/latch`), when there is a state folder.
+    let latchFile: String?
 
     /// A compiled session, waiting for the loop.
     struct Prepared: Sendable {
@@ -71,7 +73,7 @@ public final class SessionManager: Service, Sendable {
     private let wake: AsyncStream<Wake>.Continuation
 
     public init(device: DeviceHandle, profile: DeviceProfile, config: DaemonConfig, library: ConfigLibrary, map: FootMap,
-                logger: Logger, metrics: DaemonMetrics, hub: EventHub, notifier: SystemdNotifier) {
+                logger: Logger, metrics: DaemonMetrics, hub: EventHub, notifier: SystemdNotifier, stateDirectory: String? = nil) {
         self.device = device
         self.profile = profile
         self.config = config
@@ -85,6 +87,15 @@ public final class SessionManager: Service, Sendable {
         // watchdog, 5 s is often enough to notice a link change and cheap enough to be idle.
         idleTick = notifier.watchdogInterval.map { min($0 / 4, .seconds(5)) } ?? .seconds(5)
         (wakes, wake) = AsyncStream<Wake>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        latchFile = stateDirectory.map { $0 + "/latch" }
+        // A latch, or a session cut short by the daemon's own end (a crash, a kill, the
+        // watchdog), survives a restart: a restart is not a re-arm.
+        if let latchFile, let data = FileManager.default.contents(atPath: latchFile), !data.isEmpty {
+            let reason = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            state.withLock { $0.latch = "before plantard restarted: \(reason)" }
+            metrics.setLatched(true)
+            logger.warning("latched from before the restart: \(reason); re-arm required")
+        }
         device.whenSwitchPressed { [weak self] in self?.latch("discomfort switch pressed", who: "the person on the device") }
     }
 
@@ -160,6 +171,7 @@ public final class SessionManager: Service, Sendable {
             return true
         }
         guard proceed else { return }
+        persistLatch()
         metrics.setSessionActive(true)
         notifier.status("running \(prepared.program) (session \(id), \(prepared.startedBy))")
         let trace = await runner.run()
@@ -177,6 +189,7 @@ public final class SessionManager: Service, Sendable {
             }
             if let latchReason, s.latch == nil { s.latch = latchReason }
         }
+        persistLatch()
         metrics.setSessionActive(false)
         metrics.setLatched(isLatched)
         metrics.sessionEnded(outcome: final.state.name == "finished" ? "finished" : final.state.name)
@@ -198,6 +211,7 @@ public final class SessionManager: Service, Sendable {
             }
             if s.latch == nil { s.latch = reason }
         }
+        persistLatch()
         metrics.setLatched(true)
         metrics.sessionEnded(outcome: "stopped")
         logger.warning("session \(prepared.id) not started: \(reason)", metadata: ["session": "\(prepared.id)"])
@@ -271,6 +285,7 @@ public final class SessionManager: Service, Sendable {
             return (s.current?.active == true ? s.current?.runner : nil, cancelled)
         }
         runner?.stop(source: source)
+        persistLatch()
         metrics.setLatched(true)
         notifier.status("latched: operator stop; re-arm required")
         publishStatus(force: true)
@@ -294,6 +309,7 @@ public final class SessionManager: Service, Sendable {
         }
         metrics.setLatched(true)
         if changed {
+            persistLatch()
             logger.warning("latched: \(reason)", metadata: ["who": "\(who)"])
             notifier.status("latched: \(reason); re-arm required")
             publishStatus(force: true)
@@ -341,6 +357,7 @@ public final class SessionManager: Service, Sendable {
             return s.latch
         }
         metrics.setLatched(false)
+        persistLatch()
         guard let previous else { return "nothing to re-arm: not latched" }
         logger.notice("re-armed (was: \(previous)); nothing resumes by itself", metadata: ["who": "\(who)"])
         notifier.status("idle (re-armed)")
@@ -373,6 +390,26 @@ public final class SessionManager: Service, Sendable {
     }
 
     public var isLatched: Bool { state.withLock { $0.latch != nil } }
+
+    /// Writes what must survive the process: the latch, or, while a session runs, that a
+    /// restart now would cut it short. Removes the file when neither holds.
+    func persistLatch() {
+        guard let latchFile else { return }
+        let content = state.withLock { s -> String? in
+            if let latch = s.latch { return latch }
+            if let current = s.current, current.active {
+                return "plantard ended during session \(current.prepared.id) (\(current.prepared.program))"
+            }
+            return nil
+        }
+        if let content {
+            do { try content.write(toFile: latchFile, atomically: true, encoding: .utf8) } catch {
+                logger.error("cannot write \(latchFile): \(error.localizedDescription); a restart would forget the latch")
+            }
+        } else {
+            unlink(latchFile)
+        }
+    }
 
     // MARK: Starting a session
 

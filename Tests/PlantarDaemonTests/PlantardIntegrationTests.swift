@@ -187,6 +187,24 @@ struct PlantardIntegrationTests {
 }
 
 extension PlantardIntegrationTests {
+    @Test func aSessionCutShortByACrashStaysLatchedAfterTheRestart() throws {
+        let state = try Scratch("state")
+        let first = try RunningDaemon(environment: ["STATE_DIRECTORY": state.path])
+        _ = try first.curl(["-X", "POST", "-d", #"{"program":"press-test"}"#, "http://plantard/v1/sessions"])
+        try first.waitForStatus("pressing") { ($0.session?.measuredKPa["right"] ?? 0) > 10 }
+        first.signal(SIGKILL)
+        #expect(first.waitForExit(within: 10)?.1 == true)
+
+        let second = try RunningDaemon(environment: ["STATE_DIRECTORY": state.path])
+        let status = try second.status()
+        #expect(status.latched && status.latchReason == "before plantard restarted: plantard ended during session 1 (press-test)", "\(status)")
+        let refused = try second.plantar(["run", "quick"])
+        #expect(refused.status == 1 && refused.stderr.contains("latched"), "\(refused)")
+        #expect(try second.plantar(["rearm"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: state.path + "/latch"), "re-arming forgets it")
+        #expect(try second.plantar(["run", "quick"]).status == 0)
+    }
+
     @Test func theStopLaneStopsUnderTheFloodAndAnswersCurl() throws {
         let daemon = try RunningDaemon()
         let lane = stopLanePath(forSocket: daemon.socket)
