@@ -12,12 +12,19 @@ let package = Package(
     products: [
         .executable(name: "plantar", targets: ["plantar"]),
         .executable(name: "plantar-sim", targets: ["plantar-sim"]),
+        .executable(name: "plantard", targets: ["plantard"]),
         .library(name: "PlantarCore", targets: ["PlantarCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        // The daemon: HTTP over a Unix socket, services, logs. No traits: swift-configuration's
+        // support is not used, and leaving it out keeps the cold build shorter.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -47,14 +54,35 @@ let package = Package(
             name: "PlantarCLI",
             dependencies: [
                 "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers",
+                "PlantarAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "plantar", dependencies: ["PlantarCLI"]),
+
+        // The daemon (issue 7). PlantarAPI is what client and server share (documents, the
+        // socket's default path, a small HTTP/1.1 client over a Unix socket): no NIO, so the
+        // `plantar` CLI stays lean. PlantarDaemon is the server; plantard only parses and calls it.
+        .target(name: "PlantarAPI", dependencies: ["PlantarCore", "PlantarSession"]),
+        .target(
+            name: "PlantarDaemon",
+            dependencies: [
+                "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers", "PlantarAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "plantard",
+            dependencies: ["PlantarDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "plantar-bench",
             dependencies: [
                 "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers", "PlantarWire",
+                "PlantarAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +105,14 @@ let package = Package(
         .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
         .testTarget(name: "PlantarSerialTests",
                     dependencies: ["PlantarDrivers", "PlantarSimulator", "PlantarSession", "PlantarConfig", "PlantarWire"]),
+        .testTarget(
+            name: "PlantarDaemonTests",
+            dependencies: [
+                "PlantarDaemon", "PlantarAPI", "PlantarConfig",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
     ]
 )
 

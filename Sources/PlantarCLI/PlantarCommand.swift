@@ -11,7 +11,8 @@ public struct PlantarCommand: AsyncParsableCommand {
             levels; they compile against a device profile to timed actuator commands.
             """,
         version: "0.1.0",
-        subcommands: [Programs.self, Validate.self, Plan.self, Simulate.self, Run.self, SafeState.self]
+        subcommands: [Programs.self, Validate.self, Plan.self, Simulate.self, Run.self, SafeState.self,
+                      Status.self, Ease.self, Stop.self, Rearm.self, Pause.self, Resume.self]
     )
 
     public init() {}

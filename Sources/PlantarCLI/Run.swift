@@ -34,6 +34,8 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "With --simulator: run this many times faster than real time.")
     var speed: Double = 1
 
+    @OptionGroup var connection: DaemonConnection
+
     func validate() throws {
         guard speed > 0 && speed <= 1000 else { throw ValidationError("--speed must be above 0 and at most 1000") }
         if simulator, let backend, backend != .simulator {
@@ -46,9 +48,17 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            // In this process: --simulator, --backend, --port, or a profile reached only over a
+            // serial link (reference-serial). Anything else is the daemon's device.
+            if !simulator && backend == nil && port == nil {
+                let profile = try? ConfigLibrary.standard().loadDevice(choices.device)
+                if profile.map({ Backend.infer(named: nil, simulatorFlag: false, port: nil, profile: $0) == nil }) ?? true {
+                    return try await runThroughDaemon(connection)
+                }
+            }
             let (_, device, timeline) = try Workbench().compile(program, choices)
             guard let backend = Backend.infer(named: backend, simulatorFlag: simulator, port: port, profile: device) else {
-                throw UserFacingError("the daemon (plantard) is not part of this build yet; run on the simulated device with: plantar run \(program) --simulator, or through a serial board with --device reference-serial")
+                return try await runThroughDaemon(connection)
             }
             if backend != .simulator && speed != 1 {
                 throw UserFacingError("--speed is for the simulated device; a real device runs in real time")

@@ -14,6 +14,10 @@ public struct RunnerOptions: Sendable {
     public var onStatus: (@Sendable (SessionStatus) -> Void)?
     /// Called with every intervention as it happens (logs).
     public var onIntervention: (@Sendable (Intervention) -> Void)?
+    /// Called after each timeline command went through the governor to the driver, with the
+    /// session time it was due and the session time the driver returned (the daemon's
+    /// dispatch-lateness metric). Keep it cheap: it runs inside the loop.
+    public var onDispatch: (@Sendable (_ due: Duration, _ applied: Duration) -> Void)?
 
     public init() {}
 }
@@ -71,8 +75,8 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
 
     /// Runs to the end (finished, stopped, faulted) and returns the trace.
     public func run() async -> SessionTrace {
-        var loop = Loop(runner: self)
         let start = clock.now
+        var loop = Loop(runner: self, start: start)
         var lastStatusAt = Duration.seconds(-1)
         await loop.begin()
         while true {
@@ -107,6 +111,7 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
     /// The loop's own state: owned by `run()`, never shared.
     struct Loop {
         let runner: SessionRunner
+        let start: C.Instant
         var governor: Governor
         var state: SessionState = .idle
         var next = 0
@@ -124,8 +129,9 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         var switchPressed = false
         let feet: [Foot]
 
-        init(runner: SessionRunner) {
+        init(runner: SessionRunner, start: C.Instant) {
             self.runner = runner
+            self.start = start
             governor = Governor(settings: runner.settings)
             feet = Array(Set(runner.timeline.entries.map(\.foot))).sorted()
         }
@@ -166,6 +172,7 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
                     if case .pressure(let channel, _, _) = entry.command { lastPressure[entry.foot, default: [:]][channel] = entry }
                     await perform(governor.filter(entry, at: now), at: now)
                     await perform(governor.commandApplied(dueAt: entry.offset + pausedTotal, appliedAt: now), at: now)
+                    runner.options.onDispatch?(entry.offset + pausedTotal, start.duration(to: runner.clock.now))
                     if state.isTerminal { break }
                 }
             }

@@ -58,6 +58,20 @@ public struct SessionStatus: Sendable, Hashable {
     /// The cap in force for the zone being worked (kPa).
     public var capKPa: Double
 
+    public init(state: SessionState, elapsed: Duration, total: Duration, step: Int, stepName: String, foot: Foot?,
+                zone: String, setpointKPa: [Foot: Double], measuredKPa: [Foot: Double], capKPa: Double) {
+        self.state = state
+        self.elapsed = elapsed
+        self.total = total
+        self.step = step
+        self.stepName = stepName
+        self.foot = foot
+        self.zone = zone
+        self.setpointKPa = setpointKPa
+        self.measuredKPa = measuredKPa
+        self.capKPa = capKPa
+    }
+
     public var progress: Double {
         total > .zero ? min(1, elapsed.seconds / total.seconds) : 0
     }

@@ -1,0 +1,171 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hummingbird
+import Logging
+import NIOCore
+import PlantarAPI
+import PlantarConfig
+import PlantarCore
+import ServiceLifecycle
+
+/// Everything `plantard` runs, built once from a configuration: the device, the session
+/// manager, the metrics and the event hub. `buildApplication(daemon:)` puts the HTTP API in
+/// front of it; tests build one with an in-memory configuration.
+public final class Daemon: Sendable {
+    public let config: DaemonConfig
+    public let device: DeviceHandle
+    public let manager: SessionManager
+    public let metrics: DaemonMetrics
+    public let hub: EventHub
+    public let notifier: SystemdNotifier
+    public let logger: Logger
+    /// The Unix socket the API listens on.
+    public let socketPath: String
+    let library: ConfigLibrary
+
+    /// What the environment adds to a configuration.
+    public struct Options: Sendable {
+        /// `--socket PATH`: overrides the configuration's socket.
+        public var socketPath: String?
+        public var environment: [String: String]
+        /// Where programs, the foot map and device profiles are found.
+        public var library: ConfigLibrary
+        public var notifier: SystemdNotifier
+
+        public init(socketPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+                    library: ConfigLibrary? = nil, notifier: SystemdNotifier? = nil) {
+            self.socketPath = socketPath
+            self.environment = environment
+            self.library = library ?? ConfigLibrary.standard(environment: environment)
+            self.notifier = notifier ?? SystemdNotifier(environment: environment)
+        }
+    }
+
+    /// Loads the foot map and the device profile, opens the device and puts it at rest.
+    /// - Throws: `DaemonError` naming the file or backend when any of it cannot be had: the
+    ///   daemon refuses to start rather than guess.
+    public init(config: DaemonConfig, options: Options = Options(), logger: Logger) throws(DaemonError) {
+        self.config = config
+        self.logger = logger
+        library = options.library
+        notifier = options.notifier
+        socketPath = options.socketPath ?? config.resolvedSocketPath(environment: options.environment)
+        let map: FootMap, profile: DeviceProfile
+        do {
+            map = try library.loadFootMap()
+            profile = try library.loadDevice(config.device)
+        } catch {
+            throw DaemonError(error.description)
+        }
+        var profileForBackend = profile
+        if config.backend == .serial, let port = config.port {
+            profileForBackend.serial = SerialLink(port: port, baud: profile.serial?.baud ?? 115_200)
+        }
+        metrics = DaemonMetrics()
+        hub = EventHub()
+        device = try DeviceHandle.open(config: config, profile: profileForBackend, logger: logger, metrics: metrics)
+        // systemd's StateDirectory=plantar; $PLANTAR_STATE_DIR from a checkout.
+        let stateDirectory = [options.environment["STATE_DIRECTORY"], options.environment["PLANTAR_STATE_DIR"]]
+            .compactMap { $0 }.first { !$0.isEmpty }.map { $0.split(separator: ":").first.map(String.init) ?? $0 }
+        manager = SessionManager(device: device, profile: profileForBackend, config: config, library: library, map: map,
+                                 logger: logger, metrics: metrics, hub: hub, notifier: notifier, stateDirectory: stateDirectory)
+    }
+}
+
+/// The device's service: first to start (the device is put at rest when the daemon is
+/// built, before any service runs) and last to stop, leaving every output at rest.
+public struct DeviceService: Service {
+    let device: DeviceHandle
+    let logger: Logger
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        device.close()
+        if let simulated = device.simulatedState, !simulated.atRest {
+            logger.critical("the simulated device is NOT at rest after release")
+        } else {
+            logger.notice("device at rest", metadata: ["backend": "\(device.backend.rawValue)"])
+        }
+    }
+}
+
+/// Builds the control API in front of `daemon`, Hummingbird-template style: the tests drive
+/// the routes with `app.test(.router)`; `plantard` runs it.
+///
+/// Services start in this order and stop in the reverse: the device, the session manager,
+/// stop's own lane, then (inside the application) the HTTP server. On SIGTERM the server closes first (event
+/// streams end at once), then the session manager stops any session (releasing first), then
+/// the device is left at rest.
+public func buildApplication(daemon: Daemon) -> Application<RouterResponder<PlantarRequestContext>> {
+    let router = buildRouter(daemon: daemon)
+    var services: [any Service] = [
+        DeviceService(device: daemon.device, logger: daemon.logger), daemon.manager,
+        StopLane(path: stopLanePath(forSocket: daemon.socketPath), manager: daemon.manager, logger: daemon.logger,
+                 mode: daemon.config.socketMode, group: daemon.config.socketGroup),
+    ]
+    if let tcp = daemon.config.tcp {
+        // A second listener on the same routes; TokenMiddleware refuses any TCP request without the token.
+        services.append(Application(router: buildRouter(daemon: daemon),
+                                    configuration: ApplicationConfiguration(address: .hostname(tcp.host, port: tcp.port), serverName: "plantard"),
+                                    onServerRunning: { _ in daemon.logger.notice("listening on tcp \(tcp.host):\(tcp.port) (token required)") },
+                                    logger: daemon.logger))
+    }
+    let socketPath = daemon.socketPath
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "plantard"),
+        services: services,
+        onServerRunning: { _ in
+            daemon.secureSocket()
+            let status = "idle; device \(daemon.device.backend.rawValue) at rest; listening on \(socketPath)"
+            daemon.logger.notice("ready: listening on \(socketPath)", metadata: ["backend": "\(daemon.device.backend.rawValue)"])
+            daemon.notifier.ready(status: status)
+        },
+        logger: daemon.logger
+    )
+}
+
+/// Convenience: builds the daemon and its application from a configuration.
+public func buildApplication(config: DaemonConfig, options: Daemon.Options = Daemon.Options(), logger: Logger) throws(DaemonError)
+    -> (Application<RouterResponder<PlantarRequestContext>>, Daemon) {
+    let daemon = try Daemon(config: config, options: options, logger: logger)
+    return (buildApplication(daemon: daemon), daemon)
+}
+
+extension Daemon {
+    /// Before binding: make the socket's folder, and refuse to take over a socket another
+    /// daemon still answers on (Hummingbird would replace the file).
+    public func prepareSocket() throws(DaemonError) {
+        let folder = (socketPath as NSString).deletingLastPathComponent
+        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+            } catch {
+                throw DaemonError("cannot create the socket's folder \(folder): \(error.localizedDescription); give another with --socket PATH")
+            }
+        }
+        if FileManager.default.fileExists(atPath: socketPath) {
+            if (try? UnixHTTPClient(socketPath: socketPath, timeout: .seconds(2)).send("GET", "/v1/status")) != nil {
+                throw DaemonError("another plantard is already listening on \(socketPath); stop it first or give another --socket")
+            }
+        }
+    }
+
+    /// After bind: mode 0660 (configurable) and the `plantar` group when it exists, so that
+    /// exactly the daemon's user and the group's members can control the device.
+    func secureSocket() {
+        if chmod(socketPath, mode_t(config.socketMode)) != 0 {
+            logger.error("cannot set mode \(String(config.socketMode, radix: 8)) on \(socketPath): \(String(cString: strerror(errno)))")
+        }
+        guard let group = getgrnam(config.socketGroup) else {
+            logger.info("no group '\(config.socketGroup)' on this machine: \(socketPath) keeps the daemon's group")
+            return
+        }
+        if chown(socketPath, uid_t.max, group.pointee.gr_gid) != 0 {
+            logger.warning("cannot give \(socketPath) to group '\(config.socketGroup)': \(String(cString: strerror(errno)))")
+        }
+    }
+}
