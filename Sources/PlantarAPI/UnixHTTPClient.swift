@@ -83,9 +83,9 @@ public struct UnixHTTPClient: Sendable {
             let response = Response(status: status, headers: headers, body: body)
             throw .refused(response.refusal ?? ErrorDocument(code: "http-\(status)", error: "HTTP \(status)"))
         }
-        // The stream stays open; the daemon sends a comment line every few seconds, so a
+        // The stream stays open; an idle daemon sends a comment line at least every 15 s, so a
         // receive timeout well above that only fires when the daemon is gone or stalled.
-        try connection.setReceiveTimeout(max(timeout, .seconds(30)))
+        try connection.setReceiveTimeout(max(timeout, .seconds(60)))
         var parser = EventParser()
         do {
             try reader.streamBody(headers: headers) { bytes in

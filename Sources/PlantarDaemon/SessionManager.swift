@@ -83,9 +83,11 @@ public final class SessionManager: Service, Sendable {
         self.metrics = metrics
         self.hub = hub
         self.notifier = notifier
-        // A quarter of systemd's watchdog interval leaves room for a slow turn; without a
-        // watchdog, 5 s is often enough to notice a link change and cheap enough to be idle.
-        idleTick = notifier.watchdogInterval.map { min($0 / 4, .seconds(5)) } ?? .seconds(5)
+        // Between sessions the loop wakes only for this tick: half of systemd's watchdog interval
+        // (as sd_notify(3) advises), and at most 5 s apart on hardware to notice a link change,
+        // 15 s on the simulator (no link; it also keeps event followers' reads alive).
+        let ceiling: Duration = device.backend == .simulator ? .seconds(15) : .seconds(5)
+        idleTick = notifier.watchdogInterval.map { min($0 / 2, ceiling) } ?? ceiling
         (wakes, wake) = AsyncStream<Wake>.makeStream(bufferingPolicy: .bufferingNewest(1))
         latchFile = stateDirectory.map { $0 + "/latch" }
         // A latch, or a session cut short by the daemon's own end (a crash, a kill, the

@@ -17,7 +17,7 @@ struct PlantardIntegrationTests {
         let status = try daemon.status()
         #expect(status.state == "idle")
         #expect(status.device.atRest == true)
-        // The control loop kicks the watchdog (WATCHDOG_USEC=2 s: at least every 0.5 s) even when idle.
+        // The control loop kicks the watchdog (WATCHDOG_USEC=2 s: every second) even when idle.
         #expect(daemon.notify.wait(for: "WATCHDOG=1", within: .seconds(3)) != nil)
         let mode = try FileManager.default.attributesOfItem(atPath: daemon.socket)[.posixPermissions] as? Int
         #expect(mode == 0o660)
