@@ -46,7 +46,7 @@ public final class Daemon: Sendable {
     /// Loads the foot map and the device profile, opens the device and puts it at rest.
     /// - Throws: `DaemonError` naming the file or backend when any of it cannot be had: the
     ///   daemon refuses to start rather than guess.
-    public init(config: DaemonConfig, options: Options = Options(), logger: Logger) throws(DaemonError) {
+    public init(config: DaemonConfig, options: Options = Options(), logger: Logger) async throws(DaemonError) {
         self.config = config
         self.logger = logger
         library = options.library
@@ -65,7 +65,7 @@ public final class Daemon: Sendable {
         }
         metrics = DaemonMetrics()
         hub = EventHub()
-        device = try DeviceHandle.open(config: config, profile: profileForBackend, logger: logger, metrics: metrics)
+        device = try await DeviceHandle.open(config: config, profile: profileForBackend, logger: logger, metrics: metrics)
         // systemd's StateDirectory=plantar; $PLANTAR_STATE_DIR from a checkout.
         let stateDirectory = [options.environment["STATE_DIRECTORY"], options.environment["PLANTAR_STATE_DIR"]]
             .compactMap { $0 }.first { !$0.isEmpty }.map { $0.split(separator: ":").first.map(String.init) ?? $0 }
@@ -128,9 +128,9 @@ public func buildApplication(daemon: Daemon) -> Application<RouterResponder<Plan
 }
 
 /// Convenience: builds the daemon and its application from a configuration.
-public func buildApplication(config: DaemonConfig, options: Daemon.Options = Daemon.Options(), logger: Logger) throws(DaemonError)
+public func buildApplication(config: DaemonConfig, options: Daemon.Options = Daemon.Options(), logger: Logger) async throws(DaemonError)
     -> (Application<RouterResponder<PlantarRequestContext>>, Daemon) {
-    let daemon = try Daemon(config: config, options: options, logger: logger)
+    let daemon = try await Daemon(config: config, options: options, logger: logger)
     return (buildApplication(daemon: daemon), daemon)
 }
 

@@ -42,7 +42,7 @@ public final class DeviceHandle: Sendable {
 
     /// Builds the driver the configuration names and puts the device at rest.
     /// - Throws: `DaemonError` when the backend cannot be had (no chip, no port, not built).
-    public static func open(config: DaemonConfig, profile: DeviceProfile, logger: Logger, metrics: DaemonMetrics) throws(DaemonError) -> DeviceHandle {
+    public static func open(config: DaemonConfig, profile: DeviceProfile, logger: Logger, metrics: DaemonMetrics) async throws(DaemonError) -> DeviceHandle {
         let driver: any DeviceDriver
         switch config.backend {
         case .simulator:
@@ -61,8 +61,20 @@ public final class DeviceHandle: Sendable {
                 throw DaemonError("backend gpio: \(error)")
             }
         case .serial:
-            // The serial driver (PlantarWire over a UART) lands with issue 5; it plugs in here.
-            throw DaemonError("backend serial: the serial driver is not part of this build yet; use backend: simulator or gpio in \(config.file)")
+            // The board's handshake must succeed before the daemon says it is ready; a lost
+            // link later is reported, retried by the driver, and never resumes pressure.
+            let log = logger
+            do {
+                driver = try await SerialDriver.connect(profile: profile) { level, message in
+                    switch level {
+                    case .info: log.info("\(message)")
+                    case .warning: log.warning("\(message)")
+                    case .error: log.error("\(message)")
+                    }
+                }
+            } catch {
+                throw DaemonError("backend serial: \(error)")
+            }
         }
         let handle = DeviceHandle(driver: driver, backend: config.backend, speed: config.backend == .simulator ? config.simulatorSpeed : 1,
                                   logger: logger, metrics: metrics)
@@ -178,6 +190,11 @@ final class SessionDriver: DeviceDriver {
     }
 
     func releaseAll(_ reason: ReleaseReason) { handle.driver.releaseAll(reason) }
+
+    // Forwarded, not defaulted: a serial board stays latched until its driver hears that a
+    // session armed, and only the real driver knows whether it can read pressure.
+    func beginSession() { handle.driver.beginSession() }
+    var measuresPressure: Bool { handle.driver.measuresPressure }
 
     func poll(upTo now: Duration) async -> [DeviceEvent] {
         let events = await handle.driver.poll(upTo: origin + now)

@@ -50,7 +50,7 @@ struct Plantard: AsyncParsableCommand {
             fail(error.description)
         }
         do {
-            let (app, daemon) = try buildApplication(config: daemonConfig, options: Daemon.Options(socketPath: socket, library: library), logger: logger)
+            let (app, daemon) = try await buildApplication(config: daemonConfig, options: Daemon.Options(socketPath: socket, library: library), logger: logger)
             if checkConfig {
                 print("\(path): ok: backend \(daemonConfig.backend.rawValue), device \(daemonConfig.device), socket \(daemon.socketPath)")
                 return

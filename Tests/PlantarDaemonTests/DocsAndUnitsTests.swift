@@ -11,12 +11,12 @@ import Testing
 struct DocsAndUnitsTests {
     static let apiDoc = (try? String(contentsOf: repository.appendingPathComponent("docs/api.md"), encoding: .utf8)) ?? ""
 
-    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() throws {
+    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
         let scratch = try Scratch("docs")
         let options = Daemon.Options(socketPath: scratch.path + "/s.sock", environment: [:],
                                      library: ConfigLibrary(dataDirectories: [try scratch.dataDirectory()]),
                                      notifier: SystemdNotifier(environment: [:]))
-        let daemon = try Daemon(config: DaemonConfig(), options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let daemon = try await Daemon(config: DaemonConfig(), options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let served = Set(buildRouter(daemon: daemon).routes.map { "\($0.method) \($0.path)".replacingOccurrences(of: "{input}", with: ":input") })
         let documented = Set(Self.apiDoc.split(separator: "\n").filter { $0.hasPrefix("### ") }.map { String($0.dropFirst(4)) })
         #expect(served == documented, "served but not documented: \(served.subtracting(documented).sorted()); documented but not served: \(documented.subtracting(served).sorted())")

@@ -21,7 +21,7 @@ struct RouteTests {
         let logs: InMemoryLogHandler
     }
 
-    static func setup(speed: Double = 20) throws -> Setup {
+    static func setup(speed: Double = 20) async throws -> Setup {
         let scratch = try Scratch("r")
         let data = try scratch.dataDirectory()
         var config = DaemonConfig()
@@ -30,7 +30,7 @@ struct RouteTests {
         let logger = Logger(label: "test") { _ in logs }
         let options = Daemon.Options(socketPath: scratch.path + "/s.sock", environment: [:],
                                      library: ConfigLibrary(dataDirectories: [data]), notifier: SystemdNotifier(environment: [:]))
-        let (app, daemon) = try buildApplication(config: config, options: options, logger: logger)
+        let (app, daemon) = try await buildApplication(config: config, options: options, logger: logger)
         return Setup(scratch: scratch, app: app, daemon: daemon, logs: logs)
     }
 
@@ -50,7 +50,7 @@ struct RouteTests {
     }
 
     @Test func statusAndProgramsWhenIdle() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             let status = try Self.decode(StatusDocument.self, try await client.execute(uri: "/v1/status", method: .get))
             #expect(status.state == "idle" && !status.latched && status.session == nil)
@@ -63,7 +63,7 @@ struct RouteTests {
     }
 
     @Test func badRequestsGetAClear4xxAndChangeNothing() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json("{not json")), .badRequest, "bad-request")
             try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"parameters":{}}"#)), .badRequest, "bad-request")
@@ -87,7 +87,7 @@ struct RouteTests {
     }
 
     @Test func oneSessionAtATimeThenStopLatchesUntilRearm() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             let created = try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"press-test","intensity":2}"#))
             #expect(created.status == .created, "\(String(buffer: created.body))")
@@ -114,7 +114,7 @@ struct RouteTests {
     }
 
     @Test func stopWithNoSessionStillReleasesAndLatches() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             let stop = try Self.decode(ActionDocument.self, try await client.execute(uri: "/v1/stop", method: .post))
             #expect(stop.detail.hasPrefix("no session was running"))
@@ -126,7 +126,7 @@ struct RouteTests {
     }
 
     @Test func metricsInPrometheusText() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -141,7 +141,7 @@ struct RouteTests {
     }
 
     @Test func simulatorSwitchLatchesEvenWhenIdleAndBlocksRearmWhileHeld() async throws {
-        let s = try Self.setup()
+        let s = try await Self.setup()
         try await s.app.test(.router) { client in
             _ = try await client.execute(uri: "/v1/simulator/switch", method: .post)
             let status = try Self.decode(StatusDocument.self, try await client.execute(uri: "/v1/status", method: .get))
@@ -166,7 +166,7 @@ struct TCPTokenTests {
         let options = Daemon.Options(socketPath: scratch.path + "/s.sock", environment: [:],
                                      library: ConfigLibrary(dataDirectories: [try scratch.dataDirectory()]),
                                      notifier: SystemdNotifier(environment: [:]))
-        let (app, _) = try buildApplication(config: config, options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let (app, _) = try await buildApplication(config: config, options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         try await app.test(.live) { client in
             let refused = try await client.execute(uri: "/v1/status", method: .get)
             #expect(refused.status == .unauthorized)
