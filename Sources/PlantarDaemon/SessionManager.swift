@@ -343,8 +343,9 @@ public final class SessionManager: Service, Sendable {
     /// fault is present. Never starts or resumes anything.
     public func rearm(who: String) async throws(Refusal) -> String {
         // A stopped session takes a few hundred milliseconds to wind down (the runner lets the
-        // outputs settle); `plantar stop && plantar rearm` should not trip over that.
-        let deadline = ContinuousClock.now.advanced(by: .seconds(2))
+        // outputs settle); `plantar stop && plantar rearm` should not trip over that. The wait
+        // ends as soon as it has; the bound is generous for a loaded machine.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while ContinuousClock.now < deadline, state.withLock({ $0.current?.active == true && $0.latch != nil }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
@@ -498,8 +499,10 @@ public final class SessionManager: Service, Sendable {
         settings.sensitivityFactor = min(request.sensitivity ?? config.sensitivity, config.sensitivity)
         settings.reducedSensation = config.reducedSensation || (request.reducedSensation ?? false)
         settings.limits = config.limits
-        // Sped up (simulator-speed), the loop's wall-clock jitter is that much longer in session time.
+        // Sped up (simulator-speed), the loop's wall-clock jitter is that much longer in session
+        // time: the bounds on the loop's own promptness (lateness, telemetry age) scale too.
         settings.maxLateness = settings.maxLateness * device.clock.speed
+        settings.telemetryTimeout = settings.telemetryTimeout * device.clock.speed
 
         var parameters = request.parameters ?? [:]
         parameters["intensity"] = request.intensity.map(String.init) ?? parameters["intensity"] ?? String(config.intensity)
