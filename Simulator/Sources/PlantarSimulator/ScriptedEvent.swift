@@ -26,14 +26,7 @@ public struct ScriptedEvent: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `KIND@TIME`, e.g. `switch@2m`, `pullaway@4m10s`, `ease@1.5s`.
     public static func parse(_ text: String) throws(ScriptError) -> ScriptedEvent {
-        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw ScriptError("event '\(text)' must look like KIND@TIME, e.g. switch@4m10s") }
-        guard let kind = Kind(rawValue: parts[0]) else {
-            throw ScriptError("event '\(text)': unknown kind '\(parts[0])'; expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let time = DurationSyntax.parse(parts[1]) else {
-            throw ScriptError("event '\(text)': '\(parts[1])' is not a time such as 250s, 4m10s or 1.5s")
-        }
+        let (kind, time): (Kind, Duration) = try parseTimed(text, example: "switch@4m10s")
         return ScriptedEvent(kind, at: time)
     }
 
@@ -43,4 +36,19 @@ public struct ScriptedEvent: Sendable, Hashable, CustomStringConvertible {
 public struct ScriptError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// `KIND@TIME` for any set of kinds: the one syntax of scripted events (the in-process
+/// simulator's and the board emulator's), with one set of error messages.
+func parseTimed<K: RawRepresentable & CaseIterable>(_ text: String, example: String) throws(ScriptError) -> (K, Duration)
+    where K.RawValue == String {
+    let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+    guard parts.count == 2 else { throw ScriptError("event '\(text)' must look like KIND@TIME, e.g. \(example)") }
+    guard let kind = K(rawValue: parts[0]) else {
+        throw ScriptError("event '\(text)': unknown kind '\(parts[0])'; expected one of \(K.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let time = DurationSyntax.parse(parts[1]) else {
+        throw ScriptError("event '\(text)': '\(parts[1])' is not a time such as 250s, 4m10s or 1.5s")
+    }
+    return (kind, time)
 }

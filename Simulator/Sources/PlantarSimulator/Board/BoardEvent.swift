@@ -35,14 +35,7 @@ public struct BoardEvent: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `KIND@TIME`, e.g. `switch@5s`, `reset@1m30s`.
     public static func parse(_ text: String) throws(ScriptError) -> BoardEvent {
-        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw ScriptError("event '\(text)' must look like KIND@TIME, e.g. switch@5s") }
-        guard let kind = Kind(rawValue: parts[0]) else {
-            throw ScriptError("event '\(text)': unknown kind '\(parts[0])'; expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let time = DurationSyntax.parse(parts[1]) else {
-            throw ScriptError("event '\(text)': '\(parts[1])' is not a time such as 5s, 1m30s or 500ms")
-        }
+        let (kind, time): (Kind, Duration) = try parseTimed(text, example: "switch@5s")
         return BoardEvent(kind, at: time)
     }
 
