@@ -58,9 +58,10 @@ struct RunChoices: ParsableArguments {
         return CompileOptions(parameters: parameters, feet: feet, footSize: size, caps: PressureCaps.standard.scaled(by: factor))
     }
 
-    /// The governor's settings for this person on this device.
-    func governorSettings(for device: DeviceProfile) -> GovernorSettings {
-        var settings = GovernorSettings.standard(for: device)
+    /// The governor's settings for this person on this device, with the cap field of this
+    /// person's foot on it (from the map, never from the timeline).
+    func governorSettings(for device: DeviceProfile, map: FootMap) -> GovernorSettings {
+        var settings = GovernorSettings.standard(for: device, map: map, footSize: compileOptions().footSize)
         settings.sensitivityFactor = sensitivity
         settings.reducedSensation = reducedSensation
         return settings
@@ -79,13 +80,13 @@ struct UserFacingError: Error, CustomStringConvertible {
 struct Workbench {
     var library = ConfigLibrary.standard()
 
-    func compile(_ program: String, _ choices: RunChoices) throws -> (Routine, DeviceProfile, Timeline) {
+    func compile(_ program: String, _ choices: RunChoices) throws -> (Routine, DeviceProfile, Timeline, FootMap) {
         let map = try library.loadFootMap()
         let (routine, warnings) = try library.loadRoutine(program, map: map)
         warnings.forEach { printError($0.description) }
         let device = try library.loadDevice(choices.device)
         let timeline = try Compiler.compile(routine, map: map, device: device, options: choices.compileOptions())
-        return (routine, device, timeline)
+        return (routine, device, timeline, map)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarSimulator
 
 struct Plan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,11 @@ struct Plan: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (_, _, timeline) = try Workbench().compile(program, choices)
+            let (_, device, timeline, map) = try Workbench().compile(program, choices)
+            // What the governor would change, on stderr so the timeline stays clean on stdout.
+            for finding in await Preflight.run(timeline, device: device, settings: choices.governorSettings(for: device, map: map)) {
+                printError(finding.description)
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

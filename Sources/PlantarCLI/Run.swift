@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
                     return try await runThroughDaemon(connection)
                 }
             }
-            let (_, device, timeline) = try Workbench().compile(program, choices)
+            let (_, device, timeline, map) = try Workbench().compile(program, choices)
             guard let backend = Backend.infer(named: backend, simulatorFlag: simulator, port: port, profile: device) else {
                 return try await runThroughDaemon(connection)
             }
@@ -76,7 +76,7 @@ struct Run: AsyncParsableCommand {
             options.settleAfterEnd = .milliseconds(500)
             options.onStatus = { display.update($0) }
             options.onIntervention = { display.note($0.description) }
-            var settings = choices.governorSettings(for: device)
+            var settings = choices.governorSettings(for: device, map: map)
             print("Running \(timeline.routine) on \(connected.description), \(DurationSyntax.format(timeline.duration))" +
                   (speed == 1 ? "" : " at \(fixed(speed, speed < 10 ? 1 : 0))x speed (\(DurationSyntax.format(.roundedSeconds(timeline.duration.seconds / speed))))") +
                   ". Ctrl-C stops it safely.")

@@ -44,8 +44,8 @@ struct Simulate: AsyncParsableCommand {
                 do throws(ScriptError) { script.append(try ScriptedEvent.parse(text)) } catch { throw UserFacingError(error.description) }
             }
             let bench = Workbench()
-            let (_, device, timeline) = try bench.compile(program, choices)
-            let settings = choices.governorSettings(for: device)
+            let (_, device, timeline, map) = try bench.compile(program, choices)
+            let settings = choices.governorSettings(for: device, map: map)
             let driver = SimulatedDriver(profile: device, script: script, seed: seed, noise: noise)
             var options = RunnerOptions()
             options.sampleInterval = .milliseconds(100)

@@ -1,11 +1,12 @@
 import ArgumentParser
 import PlantarConfig
 import PlantarCore
+import PlantarSimulator
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check routine files and report every error with its file, line and column.",
-        discussion: "A valid routine is also compiled against the device, so a step the device cannot perform is reported too.")
+        discussion: "A valid routine is also compiled against the device, so a step the device cannot perform is reported too, and run once through the governor on the simulator at default settings: every intervention it would make (a hold cut by the dose rule, a cap clamp, auto-off) is a warning naming the step.")
 
     @Argument(help: "Routine files or program names.")
     var programs: [String]
@@ -28,6 +29,10 @@ struct Validate: AsyncParsableCommand {
                     for (i, step) in routine.steps.enumerated() {
                         let repeats = step.repeats > 1 ? " x\(step.repeats)" : ""
                         print("  \(i + 1). \(step.name): \(step.technique.rawValue) on \(step.zone), \(step.pressure.rawValue), \(DurationSyntax.format(step.duration))\(repeats)")
+                    }
+                    let settings = GovernorSettings.standard(for: profile, map: map)
+                    for finding in await Preflight.run(timeline, device: profile, settings: settings) {
+                        printError("\(routine.file): \(finding)")
                     }
                 } catch let error as LoadError {
                     printError(error.description)

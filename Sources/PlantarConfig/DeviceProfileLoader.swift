@@ -7,7 +7,7 @@ public enum DeviceProfileLoader {
         var r = YAMLReader(file: file)
         guard let root = r.compose(text),
               let top = r.mapping(root, "the device profile",
-                                  allowed: ["device", "title", "kind", "feet", "heel-offset-mm", "reach", "axes", "pressure",
+                                  allowed: ["device", "title", "kind", "feet", "heel-offset-mm", "contact-radius-mm", "reach", "axes", "pressure",
                                             "nodes", "inputs", "gpio", "serial"],
                                   required: ["device", "title", "kind", "pressure", "inputs"])
         else { throw DiagnosticsError(r.problems) }
@@ -17,6 +17,7 @@ public enum DeviceProfileLoader {
         let kind = top["kind"].flatMap { r.choice($0, "device kind", DeviceKind.self) }
         let feet = top["feet"].flatMap { node in r.sequence(node, "feet").map { $0.compactMap { r.choice($0, "foot", Foot.self) } } } ?? [.left, .right]
         let heelOffset = top["heel-offset-mm"].flatMap { r.double($0, "heel-offset-mm", in: 0...100) } ?? 0
+        let contactRadius = top["contact-radius-mm"].flatMap { r.double($0, "contact-radius-mm", in: 0...50) }
         let reach = top["reach"].flatMap { node in r.sequence(node, "reach").map { Set($0.compactMap { r.choice($0, "surface", Surface.self) }) } } ?? []
         let inputs = top["inputs"].flatMap { node in r.sequence(node, "inputs").map { Set($0.compactMap { r.choice($0, "input", DeviceInput.self) }) } } ?? []
 
@@ -67,9 +68,15 @@ public enum DeviceProfileLoader {
 
         guard !r.problems.hasErrors, let kind, let pressure else { throw DiagnosticsError(r.problems) }
         return DeviceProfile(name: name, title: title, kind: kind, feet: feet, heelOffsetMM: heelOffset,
-                             reach: kind == .zoned ? Set(nodes.map(\.surface)) : reach, uAxis: uAxis, vAxis: vAxis,
+                             reach: kind == .zoned ? Set(nodes.map(\.surface)) : reach, contactRadiusMM: contactRadius, uAxis: uAxis, vAxis: vAxis,
                              pressure: pressure, nodes: nodes, inputs: inputs, gpio: gpio, serial: serial, file: file)
     }
+
+    /// The slowest valve a profile may declare. An ease must take 40% off what the foot feels
+    /// within 300 ms (docs/safety.md §4); a first-order valve vents to e^(-t/τ), so even fully
+    /// open a slower one cannot: at τ = 0.25 s a step leaves 37% after 250 ms, and the governor
+    /// aims below 60% to land there in time.
+    public static let slowestValveSeconds = 0.25
 
     static func parseAxis(_ node: Node, _ what: String, _ r: inout YAMLReader) -> AxisLimits? {
         guard let a = r.mapping(node, what, allowed: ["travel-mm", "steps-per-mm", "max-speed-mm-s", "max-accel-mm-s2"],
@@ -89,7 +96,7 @@ public enum DeviceProfileLoader {
               let max = p["max-kpa"].flatMap({ r.double($0, "pressure max-kpa", in: 1...357) }),
               let ramp = p["max-ramp-kpa-s"].flatMap({ r.double($0, "pressure max-ramp-kpa-s", in: 1...2000) }),
               let pump = p["pump-time-constant-s"].flatMap({ r.double($0, "pressure pump-time-constant-s", in: 0.001...10) }),
-              let valve = p["valve-time-constant-s"].flatMap({ r.double($0, "pressure valve-time-constant-s", in: 0.001...10) }),
+              let valve = p["valve-time-constant-s"].flatMap({ r.double($0, "pressure valve-time-constant-s", in: 0.001...Self.slowestValveSeconds) }),
               let rate = p["sensor-rate-hz"].flatMap({ r.double($0, "pressure sensor-rate-hz", in: 1...10_000) })
         else { return nil }
         return PressureLimits(maxKPa: max, maxRampKPaPerS: ramp, pumpTimeConstant: pump, valveTimeConstant: valve, sensorRateHz: rate)

@@ -51,11 +51,10 @@ public enum FootMapLoader {
                 let sensitivity = z["sensitivity"].flatMap { r.choice($0, "sensitivity", Sensitivity.self) }
                 if !isSegments {
                     if z["surface"] == nil { r.error(value, "\(what) is missing the required key 'surface'") }
-                    if z["sensitivity"] == nil { r.error(value, "\(what) is missing the required key 'sensitivity'") }
                 }
                 guard let shape else { continue }
                 zones.append(Zone(id: id, title: title, surface: surface ?? .sole, sensitivity: sensitivity ?? .high,
-                                  shape: shape, location: r.location(keyNode)))
+                                  setsCaps: !isSegments && z["sensitivity"] != nil, shape: shape, location: r.location(keyNode)))
             }
         }
         let map = FootMap(widthRatio: widthRatio, zones: zones)

@@ -121,6 +121,10 @@ public struct DeviceProfile: Sendable, Hashable {
     public var heelOffsetMM: Double
     /// Surfaces the node can press (gantry). A zoned device reaches what its nodes cover.
     public var reach: Set<Surface>
+    /// How far from the node's centre its contact presses (mm): the cap field grows every
+    /// zone by this (docs/safety.md §1). Default 10 mm for a gantry's node, 0 for bladders
+    /// (a bladder's own rectangle is its contact).
+    public var contactRadiusMM: Double
     public var uAxis: AxisLimits?
     public var vAxis: AxisLimits?
     public var pressure: PressureLimits
@@ -132,7 +136,7 @@ public struct DeviceProfile: Sendable, Hashable {
     public var file: String
 
     public init(name: String, title: String, kind: DeviceKind, feet: [Foot] = [.left, .right],
-                heelOffsetMM: Double, reach: Set<Surface>, uAxis: AxisLimits?, vAxis: AxisLimits?,
+                heelOffsetMM: Double, reach: Set<Surface>, contactRadiusMM: Double? = nil, uAxis: AxisLimits?, vAxis: AxisLimits?,
                 pressure: PressureLimits, nodes: [ZonedNode] = [], inputs: Set<DeviceInput>,
                 gpio: GPIOPinMap? = nil, serial: SerialLink? = nil, file: String = "<memory>") {
         self.name = name
@@ -141,6 +145,7 @@ public struct DeviceProfile: Sendable, Hashable {
         self.feet = feet
         self.heelOffsetMM = heelOffsetMM
         self.reach = reach
+        self.contactRadiusMM = contactRadiusMM ?? (kind == .gantry ? 10 : 0)
         self.uAxis = uAxis
         self.vAxis = vAxis
         self.pressure = pressure

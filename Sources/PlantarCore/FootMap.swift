@@ -47,16 +47,23 @@ public struct Zone: Sendable, Hashable {
     public var id: String
     public var title: String
     public var surface: Surface
+    /// The tissue's class. A work zone (no `sensitivity` in the map, `setsCaps` false) has
+    /// `high` here: what the compiler plans with when it has nothing better, never what the
+    /// governor caps by (it uses the tissue zones under the node: docs/safety.md §1).
     public var sensitivity: Sensitivity
+    /// Whether the zone is tissue with a class of its own (a region of the cap field) rather
+    /// than a place to work (`sole`, `sole-midline`) that takes the caps of what lies under it.
+    public var setsCaps: Bool
     public var shape: ZoneShape
     public var location: SourceLocation?
 
-    public init(id: String, title: String, surface: Surface, sensitivity: Sensitivity,
+    public init(id: String, title: String, surface: Surface, sensitivity: Sensitivity, setsCaps: Bool = true,
                 shape: ZoneShape, location: SourceLocation? = nil) {
         self.id = id
         self.title = title
         self.surface = surface
         self.sensitivity = sensitivity
+        self.setsCaps = setsCaps
         self.shape = shape
         self.location = location
     }

@@ -253,7 +253,7 @@ public final class SessionManager: Service, Sendable {
         switch intervention.kind {
         case .capClamped, .rampLimited, .blocked:
             logger.info("governor: \(intervention.description)", metadata: meta)
-        case .easeOff, .holdLimit, .rearmed, .autoOff:
+        case .easeOff, .holdLimit, .pullAway, .rearmed, .autoOff:
             logger.notice("governor: \(intervention.description)", metadata: meta)
         case .switchStop, .operatorStop, .escalatedStop:
             logger.warning("governor: \(intervention.description)", metadata: meta)
@@ -495,7 +495,8 @@ public final class SessionManager: Service, Sendable {
         }
 
         // The configured person is the floor of safety: a request may only lower the caps.
-        var settings = GovernorSettings.standard(for: profile)
+        let size = request.shoeSize.map(FootSize.euShoeSize) ?? request.footLengthMM.map(FootSize.init(lengthMM:)) ?? config.footSize
+        var settings = GovernorSettings.standard(for: profile, map: map, footSize: size)
         settings.sensitivityFactor = min(request.sensitivity ?? config.sensitivity, config.sensitivity)
         settings.reducedSensation = config.reducedSensation || (request.reducedSensation ?? false)
         settings.limits = config.limits
@@ -506,7 +507,6 @@ public final class SessionManager: Service, Sendable {
 
         var parameters = request.parameters ?? [:]
         parameters["intensity"] = request.intensity.map(String.init) ?? parameters["intensity"] ?? String(config.intensity)
-        let size = request.shoeSize.map(FootSize.euShoeSize) ?? request.footLengthMM.map(FootSize.init(lengthMM:)) ?? config.footSize
         let options = CompileOptions(parameters: parameters, feet: feet, footSize: size, caps: settings.personCaps, limits: config.limits)
         let timeline: Timeline
         do {

@@ -123,8 +123,11 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         var interventions: [Intervention] = []
         var telemetry: [Foot: Telemetry] = [:]
         var setpoints: [Foot: [String: Double]] = [:]
-        /// Last pressure command per foot and channel, to restore after a pause.
-        var lastPressure: [Foot: [String: TimelineEntry]] = [:]
+        /// The routine's pressure in force per foot and channel (the last pressure command
+        /// above zero, until a release): what a resume restores, and nothing else.
+        var inForce: [Foot: [String: TimelineEntry]] = [:]
+        /// Feet that left the device while pressed: the session is paused until they are back.
+        var awaitedFeet: Set<Foot> = []
         var current: TimelineEntry?
         var switchPressed = false
         let feet: [Foot]
@@ -146,22 +149,10 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
         }
 
         mutating func turn(at now: Duration, requests: [Request]) async {
-            // Inputs, link and fault events in order; telemetry is a latest-value signal, so the
-            // governor gets the newest sample of each foot once per turn (a backlog of samples
-            // says nothing the newest does not, and costs the loop its speed).
-            var newest: [DeviceEvent] = []
-            for event in await runner.driver.poll(upTo: now) {
-                if case .telemetry(let t) = event.kind {
-                    if let i = newest.firstIndex(where: { if case .telemetry(let o) = $0.kind { o.foot == t.foot } else { false } }) {
-                        newest[i] = event
-                    } else {
-                        newest.append(event)
-                    }
-                } else {
-                    await handle(event, at: now)
-                }
-            }
-            for event in newest { await handle(event, at: now) }
+            // Every event in order, every telemetry sample too: a missing reading, a brief
+            // loss of the foot or a pressed interval in an older sample matters as much as
+            // the newest (fault rules, pull-away, the dose).
+            for event in await runner.driver.poll(upTo: now) { await handle(event, at: now) }
             for request in requests { await handle(request, at: now) }
 
             if !state.isTerminal && state != .paused {
@@ -169,10 +160,16 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
                     let entry = entries[next]
                     next += 1
                     current = entry
-                    if case .pressure(let channel, _, _) = entry.command { lastPressure[entry.foot, default: [:]][channel] = entry }
+                    switch entry.command {
+                    case .pressure(let channel, let kPa, _) where kPa > 0: inForce[entry.foot, default: [:]][channel] = entry
+                    case .pressure(let channel, _, _), .release(let channel): inForce[entry.foot]?[channel] = nil
+                    case .move: break
+                    }
                     await perform(governor.filter(entry, at: now), at: now)
-                    await perform(governor.commandApplied(dueAt: entry.offset + pausedTotal, appliedAt: now), at: now)
-                    runner.options.onDispatch?(entry.offset + pausedTotal, start.duration(to: runner.clock.now))
+                    // Lateness counts until the driver returned, not from when the loop woke.
+                    let applied = start.duration(to: runner.clock.now)
+                    await perform(governor.commandApplied(dueAt: entry.offset + pausedTotal, appliedAt: max(applied, now)), at: now)
+                    runner.options.onDispatch?(entry.offset + pausedTotal, applied)
                     if state.isTerminal { break }
                 }
             }
@@ -221,25 +218,42 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
             case .ease(let source):
                 await perform(governor.ease(source: source, foot: current?.foot, at: now), at: now)
             case .pause:
-                guard !state.isTerminal, state != .paused else { return }
-                pausedAt = now
-                state = .paused
-                // A pause releases pressure (safe at any instant, mid-hold or mid-move).
-                for foot in feet {
-                    for channel in runner.driver.profile.channels {
-                        await perform(governor.filter(releaseEntry(foot, channel, at: now), at: now), at: now)
-                    }
-                }
+                await pause(at: now)
             case .resume:
-                guard state == .paused, let pausedAt else { return }
-                pausedTotal += now - pausedAt
-                self.pausedAt = nil
-                state = .running
-                // Restore the pressure that was interrupted; the governor ramps and caps it.
-                for foot in feet {
-                    for (_, entry) in (lastPressure[foot] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                        await perform(governor.filter(entry, at: now), at: now)
-                    }
+                // The person's resume does not override a foot that is still away.
+                guard awaitedFeet.isEmpty else { return }
+                await resume(at: now)
+            }
+        }
+
+        mutating func pause(at now: Duration) async {
+            guard !state.isTerminal, state != .paused else { return }
+            pausedAt = now
+            state = .paused
+            // A pause releases pressure (safe at any instant, mid-hold or mid-move).
+            for foot in feet {
+                for channel in runner.driver.profile.channels {
+                    await perform(governor.filter(releaseEntry(foot, channel, at: now), at: now), at: now)
+                }
+            }
+        }
+
+        mutating func resume(at now: Duration) async {
+            guard state == .paused, let pausedAt else { return }
+            pausedTotal += now - pausedAt
+            self.pausedAt = nil
+            state = .running
+            // Restore only what the routine has in force now (a channel it released stays
+            // released), from rest: the governor ramps it at the device's limit and caps it
+            // for where the node is.
+            let ramp = runner.driver.profile.pressure.maxRampKPaPerS
+            for foot in feet {
+                for (channel, entry) in (inForce[foot] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    guard case .pressure(_, let kPa, _) = entry.command else { continue }
+                    var restore = entry
+                    restore.command = .pressure(channel: channel, kPa: kPa, ramp: ramp)
+                    await perform(governor.filter(restore, at: now), at: now)
+                    if state.isTerminal { return }
                 }
             }
         }
@@ -267,12 +281,24 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
                     runner.driver.releaseAll(.governor)
                     setpoints = [:]
                 case .release(let foot):
-                    for channel in runner.driver.profile.channels {
-                        try? await runner.driver.apply(.release(channel: channel), foot: foot, at: now)
-                    }
                     setpoints[foot] = [:]
+                    for channel in runner.driver.profile.channels {
+                        do {
+                            try await runner.driver.apply(.release(channel: channel), foot: foot, at: now)
+                        } catch {
+                            // A release that did not go out is a fault: everything to rest, latched.
+                            await perform(governor.fault("driver: releasing \(foot.rawValue) \(channel) failed: \(error)", at: now), at: now)
+                            return
+                        }
+                    }
                 case .abortSession(let reason):
                     state = Self.terminalState(for: reason, governor: governor)
+                case .awaitFoot(let foot):
+                    awaitedFeet.insert(foot)
+                    await pause(at: now)
+                case .footReturned(let foot):
+                    guard awaitedFeet.remove(foot) != nil, awaitedFeet.isEmpty else { break }
+                    await resume(at: now)
                 case .report(let intervention):
                     interventions.append(intervention)
                     runner.options.onIntervention?(intervention)

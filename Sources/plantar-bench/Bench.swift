@@ -65,7 +65,7 @@ struct SimulationSpeed: AsyncParsableCommand {
                 var options = RunnerOptions()
                 options.sampleInterval = .milliseconds(sampleMs)
                 let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
-                                           settings: GovernorSettings.standard(for: device), options: options)
+                                           settings: GovernorSettings.standard(for: device, map: map), options: options)
                 let trace = await runner.run()
                 walls.append(start.duration(to: clock.now).seconds)
                 cpus.append(processCPUSeconds() - cpuStart)

@@ -49,7 +49,7 @@ struct StopLatency: AsyncParsableCommand {
             options.sampleInterval = .zero
             options.settleAfterEnd = .zero
             let runner = SessionRunner(timeline: timeline, driver: driver, clock: ContinuousClock(),
-                                       settings: GovernorSettings.standard(for: device), options: options)
+                                       settings: GovernorSettings.standard(for: device, map: map), options: options)
             async let trace = runner.run()
             let delay = 30 + (i * 7919) % 50   // ms into the session, spread over 30–79 ms
             let (wake, stop) = await ReflexThread.measure(afterMilliseconds: delay) { driver.press(.switchPress) }

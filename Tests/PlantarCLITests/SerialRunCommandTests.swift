@@ -35,7 +35,7 @@ struct SerialRunCommandTests {
         let run = try Plantar.run(["run", "back-pain", "--device", "reference-serial", "--port", link], limit: 60)
         expectNoCrash(run)
         #expect(run.status == 3, "\(run)")
-        #expect(run.stdoutLines.first == "Running back-pain on the board on \(link) (250000 baud), 13m45.798s. Ctrl-C stops it safely.", "\(run)")
+        #expect(run.stdoutLines.first == "Running back-pain on the board on \(link) (250000 baud), 13m15.798s. Ctrl-C stops it safely.", "\(run)")
         #expect(run.stdout.contains("switch-stop: discomfort switch pressed: everything released (the driver had released first)"), "\(run)")
         #expect(run.stdoutLines.last == "Session stopped (latched): discomfort switch. The device is at rest.", "\(run)")
     }

@@ -10,7 +10,8 @@ import Testing
 //  - no pressing (nor moving) after a stop or fault until rearm and then arm; arm is never
 //    accepted while latched, while the switch is held, or past auto-off;
 //  - release commands always pass; the switch, a stop and a fault always release everything;
-//  - no hold at one point longer than the hold limit, as seen in the actions;
+//  - the dose rule: no channel still pressing once its spot was pressed (measured above
+//    2 kPa, by the samples this test sent) longer than the hold limit within the window;
 //  - nothing but release after auto-off;
 //  - every report is in `interventions`, in order.
 //
@@ -171,7 +172,11 @@ struct InvariantChecker {
     // What the actions say the outputs are doing.
     var target: [Key: Double] = [:]
     var sensitivity: [Key: Sensitivity] = [:]
-    var holdStart: [Key: Duration] = [:]
+    /// Pressed stretches per channel, counted from the samples this test sent (docs/safety.md
+    /// §3: the interval up to a sample that measures above 2 kPa). Every sample here is at
+    /// `.home`, so each channel of a foot is one spot.
+    var pressed: [Key: [(start: Duration, end: Duration)]] = [:]
+    var lastSampleAt: [Foot: Duration] = [:]
     var lastMove: [Foot: DevicePoint] = [:]
     var caps: [Sensitivity: Double]
     let staticCaps: [Sensitivity: Double]
@@ -255,7 +260,15 @@ struct InvariantChecker {
             actions = gov.stop(source: "property", at: t)
         case .telemetry(let foot, let kind):
             if kind == .overPressure, stuckUntil[foot].map({ t >= $0 }) ?? true { stuckUntil[foot] = t + .seconds(1) }
-            actions = gov.telemetry(telemetry(foot, kind), at: t)
+            let sample = telemetry(foot, kind)
+            let readable = sample.pressureKPa.map { $0.values.allSatisfy { (-5...400).contains($0) } } ?? false
+            if gov.state.isRunning, readable, let previous = lastSampleAt[foot], t > previous {
+                for (ch, kPa) in sample.pressureKPa! where kPa > 2 {
+                    pressed[Key(foot: foot, channel: ch), default: []].append((max(previous, t - settings.telemetryTimeout), t))
+                }
+            }
+            lastSampleAt[foot] = t
+            actions = gov.telemetry(sample, at: t)
         case .fault:
             actions = gov.fault("property fault", at: t)
         case .rearm:
@@ -303,8 +316,15 @@ struct InvariantChecker {
         if gov.state.isRunning && (needsArm || needsRearm) {
             fail("the governor runs (\(gov.state)) although the actions ended the session", event)
         }
-        for (key, start) in holdStart where now - start > settings.limits.holdLimit {
-            fail("\(key.foot) \(key.channel) held at one point since \(start), past the hold limit", event)
+        for (key, kPa) in target where kPa > 0 {
+            let from = now - settings.doseWindow
+            let dose = (pressed[key] ?? []).reduce(Duration.zero) { sum, run in
+                let a = max(run.start, from), b = min(run.end, now)
+                return b > a ? sum + (b - a) : sum
+            }
+            if dose > settings.limits.holdLimit {
+                fail("\(key.foot) \(key.channel) still pressing after \(dose) pressed within \(settings.doseWindow), past the hold limit", event)
+            }
         }
         for s in Sensitivity.allCases {
             let cap = gov.cap(for: s)
@@ -339,30 +359,23 @@ struct InvariantChecker {
                     fail("a rise from \(previous) to \(kPa) kPa at \(ramp) kPa/s, over \(settings.maxRampKPaPerS)", event)
                 }
                 target[key] = kPa
-                if kPa > 0 { if holdStart[key] == nil { holdStart[key] = now } } else { holdStart[key] = nil }
             case .move(let to, _):
                 if needsArm || needsRearm { fail("moving after a stop, fault or end without re-arm and arm", event) }
-                if lastMove[foot] != to {
-                    for (key, kPa) in target where key.foot == foot && kPa > 0 { holdStart[key] = now }
-                }
                 lastMove[foot] = to
             case .release(let ch):
                 let key = Key(foot: foot, channel: ch)
                 target[key] = 0
-                holdStart[key] = nil
             }
         case .releaseAll:
             target = [:]
-            holdStart = [:]
             needsArm = true
         case .release(let foot):
-            for key in target.keys where key.foot == foot {
-                target[key] = 0
-                holdStart[key] = nil
-            }
+            for key in target.keys where key.foot == foot { target[key] = 0 }
         case .abortSession:
             needsRearm = true
             needsArm = true
+        case .awaitFoot, .footReturned:
+            break   // the session loop pauses and resumes; nothing to check here
         case .report(let i):
             reportCount += 1
             if gov.interventions.count < reportCount || gov.interventions[reportCount - 1] != i {

@@ -63,6 +63,9 @@ struct Rig {
     var log: [GovernorAction] = []
     /// Contact force reported per newton of kPa let through (nil: no force sensor).
     var forcePerKPa: Double? = nil
+    /// Where each foot's node is: where the last move let through sent it (the rig's device
+    /// arrives at once).
+    var at: [Foot: DevicePoint] = [:]
 
     init(_ settings: GovernorSettings = referenceSettings) {
         gov = Governor(settings: settings)
@@ -86,7 +89,9 @@ struct Rig {
     @discardableResult
     mutating func filter(_ e: TimelineEntry) -> [GovernorAction] {
         let t = now
-        return self.send { $0.filter(e, at: t) }
+        let actions = self.send { $0.filter(e, at: t) }
+        for case .apply(.move(let to, _), let foot) in actions { at[foot] = to }
+        return actions
     }
 
     @discardableResult
@@ -94,7 +99,8 @@ struct Rig {
         var actions: [GovernorAction] = []
         for foot in Foot.allCases {
             let kPa = gov.setpointKPa(for: foot)
-            let s = sample(foot, kPa: ["node": kPa], force: forcePerKPa.map { $0 * kPa })
+            let s = Telemetry(foot: foot, position: at[foot] ?? .home, pressureKPa: ["node": kPa],
+                              contactForceN: forcePerKPa.map { $0 * kPa }, footPresent: true)
             let t = now
             actions += self.send { $0.telemetry(s, at: t) }
         }
@@ -454,7 +460,8 @@ struct GovernorEaseTests {
         let actions = rig.send { $0.ease(source: "ease button", foot: nil, at: .seconds(1)) }
         let p = try! #require(actions.pressures.first)
         #expect(actions.pressures.count == 1)
-        #expect(abs(p.kPa - 36) < 1e-9)                                   // 60 down by 40%
+        // 60 down by at least 40%, a little more for the valve's lag (τ 60 ms), keeping contact.
+        #expect(p.kPa <= 36 + 1e-9 && p.kPa > 30, "\(p.kPa)")
         #expect((60 - p.kPa) / p.ramp <= 0.3 + 1e-9)                      // within 300 ms
         #expect(actions.reports(.easeOff).count == 1)
         #expect(rig.gov.state == .easing)
@@ -490,9 +497,12 @@ struct GovernorEaseTests {
     @Test func easeMidRampEasesFromTheGovernedLevel() {
         var rig = Rig.armed()
         rig.filter(press(60, ramp: 150))
-        rig.now = ms(200)                    // the ramp is at 30 kPa
+        rig.now = ms(200)                    // the ramp is at 30 kPa; the pump lags at 25
+        rig.send { $0.telemetry(sample(.right, kPa: ["node": 25]), at: ms(200)) }
         let actions = rig.send { $0.ease(source: "button", foot: .right, at: ms(200)) }
-        #expect(abs(actions.pressures.first!.kPa - 18) < 1e-9)
+        // From what the foot feels (25, not the governed 30), 40% down: at most 15.
+        let eased = actions.pressures.first!.kPa
+        #expect(eased <= 15 + 1e-9 && eased > 12, "\(eased)")
     }
 
     @Test func easeOfOneFootLeavesTheOtherAlone() {
@@ -542,29 +552,53 @@ struct GovernorEaseTests {
 
 @Suite("Governor time rules")
 struct GovernorTimeTests {
-    @Test func aHoldAtOnePointIsReleasedAfterTheHoldLimit() {
+    // The dose rule (docs/safety.md §3): at most 60 s pressed per spot within any 120 s.
+    // The governor releases a little early (the valve's tail, 3 × 0.06 s + 0.15 s), so the
+    // cut falls within the last second before 60 s.
+    @Test func aHoldAtOnePointIsReleasedAtTheDoseLimitAndTheSpotRests() {
         var rig = Rig.armed()
         rig.filter(press(40))
-        let before = rig.run(until: .seconds(60))
+        let before = rig.run(until: .seconds(59))
         #expect(before.reports.isEmpty)
-        let after = rig.run(until: .seconds(60) + ms(100))
+        let after = rig.run(until: .seconds(60))
         #expect(after.contains(.release(foot: .right)))
         #expect(after.reports(.holdLimit).count == 1)
         #expect(rig.gov.setpointKPa(for: .right) == 0)
         #expect(rig.gov.state == .active)
+        // ~59.7 s pressed from 0: the spot takes no pressure until the window has let go of
+        // enough of it (refused with under a second left: from ~121 s it is allowed again).
+        rig.run(until: .seconds(90))
+        #expect(rig.filter(press(40)).applied.isEmpty)
+        rig.run(until: .seconds(120))
+        #expect(rig.filter(press(40)).applied.isEmpty)
+        rig.run(until: .seconds(122))
+        #expect(rig.filter(press(40)).pressures.count == 1)
     }
 
-    @Test func aMoveStartsTheHoldOverAndPressureChangesDoNot() {
+    @Test func shortReleasesAndSmallMovesDoNotResetTheDose() {
+        var rig = Rig.armed()
+        // 12 presses of 8 s, alternately 2 mm apart (one spot), 0.2 s releases between.
+        var cut: Duration?
+        for i in 0..<12 {
+            rig.filter(move(Double(100 + 2 * (i % 2))))
+            rig.filter(press(40))
+            let pressed = rig.run(until: rig.now + .seconds(8))
+            if cut == nil, let report = pressed.reports(.holdLimit).first { cut = report.time }
+            rig.filter(release())
+            rig.run(until: rig.now + ms(200))
+        }
+        // Pressed time reaches 60 s in the eighth press (7 × 8 s + 4 s), at 7 × 8.2 s + 4 s = 61.4 s.
+        #expect(cut != nil)
+        #expect(cut.map { $0 > .seconds(60) && $0 <= .seconds(62) } ?? false, "cut at \(String(describing: cut))")
+    }
+
+    @Test func aMoveToAnotherSpotPressesOn() {
         var rig = Rig.armed()
         rig.filter(press(40))
-        rig.run(until: .seconds(30))
-        rig.filter(press(20))                  // same point: the hold goes on
         rig.run(until: .seconds(50))
-        rig.filter(move(150))                  // a new point: the hold starts over
-        let held = rig.run(until: .seconds(110))
+        rig.filter(move(150))                  // 150 mm away: another spot
+        let held = rig.run(until: .seconds(100))
         #expect(held.reports.isEmpty)
-        let over = rig.run(until: .seconds(110) + ms(100))
-        #expect(over.reports(.holdLimit).count == 1)
     }
 
     @Test func autoOffReleasesAbortsAndNothingButReleasePassesAfter() {
@@ -732,7 +766,7 @@ struct GovernorTelemetryTests {
         rig.run(until: .seconds(1))                 // 40 N contact, steady
         let actions = rig.send { $0.telemetry(sample(.right, kPa: ["node": 40], force: 12), at: .seconds(1) + ms(10)) }
         #expect(actions.reports(.easeOff).first?.detail.contains("pull-away") == true)
-        #expect(abs(actions.pressures.first!.kPa - 24) < 1e-9)
+        #expect(actions.pressures.first!.kPa <= 24 + 1e-9 && actions.pressures.first!.kPa > 20)
     }
 
     @Test func forceFallingBecauseTheRoutineLoweredPressureIsNotAPullAway() {
@@ -771,17 +805,22 @@ struct GovernorBookkeepingTests {
         let map = try library.loadFootMap()
         let (routine, _) = try library.loadRoutine("back-pain", map: map)
         let device = try library.loadDevice(deviceName)
-        var settings = GovernorSettings.standard(for: device)
+        // With the cap field: the compiler and the governor must agree on every place.
+        var settings = GovernorSettings.standard(for: device, map: map)
         settings.sensitivityFactor = 0.9
         let timeline = try Compiler.compile(routine, map: map, device: device,
                                             options: CompileOptions(parameters: ["intensity": String(intensity)], caps: settings.personCaps))
         var gov = Governor(settings: settings)
         var log: [GovernorAction] = []
+        // The node is where the last move sent it once any later sample is taken (moves are
+        // timed to end before the next command).
+        var at: [Foot: DevicePoint] = [:]
         func telemetry(_ now: Duration) {
             for foot in Foot.allCases {
                 var readings: [String: Double] = [:]
                 for channel in device.channels { readings[channel] = gov.setpointKPa(for: foot, channel: channel) }
-                log += gov.telemetry(sample(foot, kPa: readings, force: gov.setpointKPa(for: foot)), at: now)
+                log += gov.telemetry(Telemetry(foot: foot, position: at[foot] ?? .home, pressureKPa: readings,
+                                               contactForceN: gov.setpointKPa(for: foot), footPresent: true), at: now)
             }
         }
         telemetry(.zero)
@@ -796,7 +835,9 @@ struct GovernorBookkeepingTests {
         }
         for e in timeline.entries {
             run(until: e.offset)
+            if e.offset > now { telemetry(e.offset) }
             let actions = gov.filter(e, at: e.offset)
+            if case .move(let to, _) = e.command { at[e.foot] = to }
             #expect(actions == [.apply(e.command, foot: e.foot)], "\(e.command.text) at \(e.offset)")
             log += actions
         }

@@ -28,7 +28,7 @@ enum Fixtures {
                          settings: GovernorSettings? = nil) async -> (SessionTrace, SimulatedDriver, SessionReport) {
         let script = events.map { try! ScriptedEvent.parse($0) }
         let driver = SimulatedDriver(profile: device, script: script)
-        let settings = settings ?? GovernorSettings.standard(for: device)
+        let settings = settings ?? GovernorSettings.standard(for: device, map: map)
         let runner = SessionRunner(timeline: timeline ?? Self.timeline(device), driver: driver, clock: VirtualClock(),
                                    settings: settings)
         let trace = await runner.run()

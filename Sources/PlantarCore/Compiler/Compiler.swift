@@ -47,6 +47,7 @@ public enum Compiler {
         guard !problems.hasErrors else { throw DiagnosticsError(problems) }
 
         var emitter = Emitter(device: device, geometry: FootGeometry(map: map, size: options.footSize, device: device))
+        emitter.holdLimit = options.limits.holdLimit.seconds
         let intensity = Int(parameters["intensity"] ?? "3") ?? 3
 
         var units: [(RoutineStep, Int, Foot, Int)] = []   // step, index, foot, pass

@@ -2,6 +2,9 @@
 struct Emitter {
     let device: DeviceProfile
     let geometry: FootGeometry
+    /// The governor's map of caps for this person on this device: the compiler plans with the
+    /// same field, so a planned program passes the governor unclamped.
+    let field: CapField
     /// Whether the device has a node to move (a gantry with both axes).
     let moves: Bool
 
@@ -12,6 +15,11 @@ struct Emitter {
     var time = 0.0
     var position: [Foot: DevicePoint] = [:]
     var pressure: [Foot: [String: Double]] = [:]
+    /// The dose rule on a zoned device, where each bladder is one spot (docs/safety.md §3):
+    /// the stretches each node was pressed, so that work staying on one bladder rests it
+    /// before the governor would have to.
+    var nodePressed: [Foot: [String: [(start: Double, end: Double)]]] = [:]
+    var holdLimit = SessionLimits.standard.holdLimit.seconds
 
     /// Between bites the pressure eases to this fraction of the bite's, keeping contact.
     static let touchFraction = 0.25
@@ -23,18 +31,23 @@ struct Emitter {
     init(device: DeviceProfile, geometry: FootGeometry) {
         self.device = device
         self.geometry = geometry
+        field = CapField(map: geometry.map, size: FootSize(lengthMM: geometry.lengthMM), device: device)
         moves = device.kind == .gantry && device.uAxis != nil && device.vAxis != nil
     }
 
     var ramp: Double { device.pressure.maxRampKPaPerS }
     /// Time for the open valve to vent essentially all pressure (three time constants, 95%).
     var ventSeconds: Double { 3 * device.pressure.valveTimeConstant }
+    /// Lowering is never slowed: before a move into a stricter place the pressure comes down
+    /// at once (a valve opening), so the move need not wait for it.
+    var lowerRamp: Double { max(ramp, min(device.pressure.maxKPa / 0.05, 6000)) }
 
     // MARK: Emitting
 
-    mutating func emit(_ command: ActuatorCommand, at t: Double, _ c: StepContext, zone: String) {
-        // A step's zone id may be a composite (the spine); its commands carry the segment's class.
-        let sensitivity = geometry.map.zone(zone)?.sensitivity ?? .high
+    /// `sensitivity` is the class the command was planned for: the tissue under the contact
+    /// (the cap field), whatever zone the step names; releases and parking carry `high`.
+    mutating func emit(_ command: ActuatorCommand, at t: Double, _ c: StepContext, zone: String,
+                       sensitivity: Sensitivity = .high) {
         entries.append(TimelineEntry(offset: .roundedSeconds(t), foot: c.foot, command: command, step: c.reference,
                                      zone: zone, sensitivity: sensitivity))
     }
@@ -44,8 +57,28 @@ struct Emitter {
     }
 
     func target(_ contact: Contact, _ fraction: Double, _ c: StepContext) -> Double {
-        let cap = c.caps[contact.sensitivity]
+        let cap = c.caps[place(contact)]
         return min(cap * fraction * c.intensityScale, cap, device.pressure.maxKPa)
+    }
+
+    /// The class of the tissue a contact presses: on a gantry the strictest zone under the
+    /// node there, on a zoned device the strictest under the node's whole bladder.
+    func place(_ contact: Contact) -> Sensitivity {
+        guard device.kind == .zoned else { return field.sensitivity(at: contact.point) }
+        return nodeCovering(contact).map { field.sensitivity(ofNode: $0.id) } ?? .high
+    }
+
+    /// Before a move with pressure held, lowers it (at once) to the cap along the path, so the
+    /// governor need not: the class of the whole path counts, not only its ends. A hair below
+    /// the cap, so that rounding in the governor's own product of factors cannot clamp it.
+    mutating func lowerBeforeMove(_ foot: Foot, from: DevicePoint, to: DevicePoint, at t: Double, _ c: StepContext, zone: String) {
+        let channel = DeviceProfile.nodeChannel
+        guard let current = pressure[foot]?[channel], current > 0 else { return }
+        let path = field.sensitivity(along: from, to: to)
+        let cap = min(c.caps[path], device.pressure.maxKPa) * 0.999
+        guard current > cap else { return }
+        emit(.pressure(channel: channel, kPa: cap, ramp: lowerRamp), at: t, c, zone: zone, sensitivity: path)
+        pressure[foot, default: [:]][channel] = cap
     }
 
     // MARK: Steps
@@ -116,7 +149,8 @@ struct Emitter {
         guard moves else { return }
         let from = position[c.foot] ?? .home
         guard from != first.point else { return }
-        emit(.move(to: first.point, speed: device.fastestSpeed), at: time, c, zone: first.zone)
+        lowerBeforeMove(c.foot, from: from, to: first.point, at: time, c, zone: first.zone)
+        emit(.move(to: first.point, speed: device.fastestSpeed), at: time, c, zone: first.zone, sensitivity: place(first))
         time += fastMoveSeconds(from: from, to: first.point)
         position[c.foot] = first.point
     }
@@ -145,12 +179,13 @@ struct Emitter {
         let channel = DeviceProfile.nodeChannel
         let period = budget / Double(contacts.count)
         var reported = false
-        for contact in contacts {
+        for (i, contact) in contacts.enumerated() {
             let start = time
             var t = time
             let from = position[c.foot] ?? .home
             if from != contact.point {
-                emit(.move(to: contact.point, speed: device.fastestSpeed), at: t, c, zone: contact.zone)
+                lowerBeforeMove(c.foot, from: from, to: contact.point, at: t, c, zone: contact.zone)
+                emit(.move(to: contact.point, speed: device.fastestSpeed), at: t, c, zone: contact.zone, sensitivity: place(contact))
                 t += fastMoveSeconds(from: from, to: contact.point)
                 position[c.foot] = contact.point
             }
@@ -160,16 +195,18 @@ struct Emitter {
             // Ease off between bites as far as the time allows, at most to the touch level: a
             // big foot or a high intensity makes bites longer to ramp, not the step longer.
             let room = max(period - (t - start) - up - Self.minimumDwell, 0)
-            let touch = max(kPa * Self.touchFraction, kPa - ramp * room)
+            // The touch is held through the move to the next bite: no more than that path allows.
+            let nextPath = i + 1 < contacts.count ? field.sensitivity(along: contact.point, to: contacts[i + 1].point) : Sensitivity.low
+            let touch = min(max(kPa * Self.touchFraction, kPa - ramp * room), c.caps[nextPath] * 0.999)
             let down = (kPa - touch) / ramp
             let dwell = period - (t - start) - up - down
             if dwell + Self.timeTolerance < Self.minimumDwell && !reported {
                 fail(c, "bites every \(fixed(period, 2)) s are too short for device '\(device.name)': a bite needs \(fixed(t - start + up + down + Self.minimumDwell, 2)) s (move, ramp up and down at \(fixed(ramp, 0)) kPa/s, rest); lengthen the step or use bigger bites")
                 reported = true
             }
-            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone)
+            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
             t += up + max(dwell, 0)
-            emit(.pressure(channel: channel, kPa: touch, ramp: ramp), at: t, c, zone: contact.zone)
+            emit(.pressure(channel: channel, kPa: touch, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
             pressure[c.foot, default: [:]][channel] = touch
             time = start + period
         }
@@ -181,7 +218,8 @@ struct Emitter {
         let start = time
         let current = pressure[c.foot]?[channel] ?? 0
         let firstKPa = target(first, fraction, c)
-        emit(.pressure(channel: channel, kPa: firstKPa, ramp: ramp), at: time, c, zone: first.zone)
+        emit(.pressure(channel: channel, kPa: firstKPa, ramp: ramp), at: time, c, zone: first.zone, sensitivity: place(first))
+        pressure[c.foot, default: [:]][channel] = firstKPa
         var lastKPa = firstKPa
         let up = abs(firstKPa - current) / ramp
         let moving = budget - up
@@ -209,13 +247,17 @@ struct Emitter {
         let speed = fast
         var t = time + up
         for (i, contact) in contacts.enumerated() where legs[i].from != legs[i].to {
-            emit(.move(to: contact.point, speed: speed), at: t, c, zone: contact.zone)
+            // Glides change pressure on arrival; a leg into a stricter place lowers it first.
+            lowerBeforeMove(c.foot, from: legs[i].from, to: legs[i].to, at: t, c, zone: contact.zone)
+            lastKPa = pressure[c.foot]?[channel] ?? lastKPa
+            emit(.move(to: contact.point, speed: speed), at: t, c, zone: contact.zone, sensitivity: place(contact))
             t += device.moveSeconds(from: legs[i].from, to: legs[i].to, speedCap: speed)
             position[c.foot] = contact.point
             let kPa = target(contact, fraction, c) * (knead && i % 2 == 1 ? 0.6 : 1)
             if kPa != lastKPa && i < contacts.count - 1 {
-                emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone)
+                emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
                 lastKPa = kPa
+                pressure[c.foot, default: [:]][channel] = kPa
             }
         }
         pressure[c.foot, default: [:]][channel] = lastKPa
@@ -223,6 +265,33 @@ struct Emitter {
     }
 
     // MARK: Zoned
+
+    /// Whether pressing `node` from `start` for `seconds` (plus its valve's tail) keeps it
+    /// clear of the dose rule, with a margin for the governor's own early release.
+    func nodeMayPress(_ foot: Foot, _ node: String, from start: Double, for seconds: Double) -> Bool {
+        let window = SessionLimits.doseWindow.seconds
+        let end = start + seconds + ventSeconds
+        let from = end - window
+        var spent = end - start
+        for run in nodePressed[foot]?[node] ?? [] {
+            spent += max(0, min(run.end, end) - max(run.start, from))
+        }
+        return spent <= holdLimit - ventSeconds - 2
+    }
+
+    mutating func notePressed(_ foot: Foot, _ node: String, from start: Double, to end: Double) {
+        var runs = nodePressed[foot, default: [:]][node, default: []]
+        if let last = runs.last, last.end >= start { runs[runs.count - 1].end = max(last.end, end) } else { runs.append((start, end)) }
+        nodePressed[foot, default: [:]][node] = runs
+    }
+
+    /// A bladder at its dose rests: released, nothing pressed for this bite's time.
+    mutating func restNode(_ foot: Foot, _ node: String, at t: Double, _ c: StepContext, zone: String) {
+        if (pressure[foot]?[node] ?? 0) > 0 {
+            emit(.release(channel: node), at: t, c, zone: zone)
+            pressure[foot]?[node] = 0
+        }
+    }
 
     mutating func zonedBites(_ contacts: [Contact], _ fraction: Double, _ budget: Double, _ c: StepContext) {
         guard !contacts.isEmpty else { return }
@@ -236,6 +305,12 @@ struct Emitter {
                 emit(.release(channel: other), at: time, c, zone: contact.zone)
                 pressure[c.foot]?[other] = 0
             }
+            guard nodeMayPress(c.foot, channel, from: time, for: period) else {
+                restNode(c.foot, channel, at: time, c, zone: contact.zone)
+                time = start + period
+                continue
+            }
+            notePressed(c.foot, channel, from: time, to: time + period + ventSeconds)
             let current = pressure[c.foot]?[channel] ?? 0
             let kPa = target(contact, fraction, c)
             let staysOnNode = i + 1 < contacts.count && nodes[i + 1] == channel
@@ -252,10 +327,10 @@ struct Emitter {
                 fail(c, "pulses every \(fixed(period, 2)) s are too short for device '\(device.name)': one needs \(fixed(up + down + Self.minimumDwell, 2)) s; lengthen the step or use bigger bites")
                 reported = true
             }
-            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: time, c, zone: contact.zone)
+            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: time, c, zone: contact.zone, sensitivity: place(contact))
             let easeAt = time + up + max(dwell, 0)
             if staysOnNode {
-                emit(.pressure(channel: channel, kPa: touch, ramp: ramp), at: easeAt, c, zone: contact.zone)
+                emit(.pressure(channel: channel, kPa: touch, ramp: ramp), at: easeAt, c, zone: contact.zone, sensitivity: place(contact))
                 pressure[c.foot, default: [:]][channel] = touch
             } else if i + 1 < contacts.count {
                 emit(.release(channel: channel), at: easeAt, c, zone: contact.zone)
@@ -292,11 +367,16 @@ struct Emitter {
             } else {
                 firm.toggle()
             }
+            guard nodeMayPress(c.foot, channel, from: t, for: slot) else {
+                restNode(c.foot, channel, at: t, c, zone: contact.zone)
+                continue
+            }
+            notePressed(c.foot, channel, from: t, to: t + slot + ventSeconds)
             // A bladder gets only so far in one slot (a rub that crosses between two nodes
             // refills each from empty): ask for what it can reach, not more.
             let reachable = (pressure[c.foot]?[channel] ?? 0) + ramp * slot
             let kPa = min(target(contact, fraction, c) * (firm ? 1 : 0.6), reachable)
-            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone)
+            emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
             pressure[c.foot, default: [:]][channel] = kPa
         }
         time = start + budget

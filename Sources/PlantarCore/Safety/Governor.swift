@@ -12,13 +12,19 @@
 ///
 /// Rules, in short:
 /// - release always passes, in every state; nothing else passes unless a session runs;
-/// - pressure is clamped to `cap(for:)` of the zone's sensitivity class, and a rise is never
-///   faster than the device's ramp limit (lowering is never slowed);
+/// - pressure is clamped to the cap of the place the node presses (`GovernorSettings.capField`:
+///   the strictest class under the contact, along the whole path while it moves; a command's
+///   zone label can only make it stricter), and a rise is never faster than the device's ramp
+///   limit (lowering is never slowed); a move while pressing first lowers the pressure to the
+///   cap along the path;
+/// - no spot is pressed longer than the hold limit within the dose window (docs/safety.md §3):
+///   the foot is released and the spot rests;
 /// - the discomfort switch, an operator stop, escalated discomfort, auto-off and faults
 ///   release everything and latch; `rearm` leaves a latch only when the switch is not held and
 ///   no fault is present, and only to `idle`: it never resumes a routine;
-/// - an ease (button, API, pull-away) lowers the pressure by `easeFraction` within `easeWithin`
-///   and lowers the caps for the rest of the governor's life.
+/// - an ease (button, API, pull-away) lowers what the foot feels by `easeFraction` within
+///   `easeWithin`, blocks every rise on that foot meanwhile, and lowers the caps for the rest of
+///   the governor's life; a foot that leaves while pressed pauses the session until it is back.
 ///
 /// Every intervention is both returned as `.report` and appended to `interventions`.
 public struct Governor: Sendable {
@@ -45,9 +51,12 @@ public struct Governor: Sendable {
     private var armedAt: Duration = .zero
     /// When the current ease-off ramp ends.
     private var easeEndsAt: Duration?
+    /// Pressed time per spot (the dose rule).
+    private var dose: DoseTracker
 
     public init(settings: GovernorSettings) {
         self.settings = settings.sanitized
+        dose = DoseTracker(window: self.settings.doseWindow)
     }
 
     // MARK: Queries
@@ -82,7 +91,7 @@ public struct Governor: Sendable {
         for foot in Foot.allCases {
             guard let fs = feet[foot] else { continue }
             if fs.pressing { deadline = min(deadline, max(fs.lastTelemetry ?? armedAt, armedAt) + settings.telemetryTimeout + ms) }
-            for c in fs.channels.values { if let start = c.holdStart { deadline = min(deadline, start + settings.limits.holdLimit + ms) } }
+            if let away = fs.awaySince { deadline = min(deadline, away + settings.footAwayLimit + ms) }
         }
         if let end = easeEndsAt { deadline = min(deadline, end) }
         return max(deadline, lastTime)
@@ -139,12 +148,13 @@ public struct Governor: Sendable {
                 return actions
             }
             if feet[foot] == nil { feet[foot] = FootState() }
-            if feet[foot]!.position != to {
-                // A new point: any press goes on somewhere else, so its hold starts over.
-                for name in feet[foot]!.channelNames where feet[foot]!.channels[name]!.target > 0 {
-                    feet[foot]!.channels[name]!.holdStart = now
-                }
+            let from = feet[foot]!.seen ?? feet[foot]!.position
+            if let field = settings.capField, field.kind == .gantry, feet[foot]!.pressing {
+                // Pressure held through a move must suit the whole path: lower it first.
+                let path = from.map { field.sensitivity(along: $0, to: to) } ?? .high
+                lowerForMove(foot, to: to, sensitivity: max(path, entry.sensitivity), zone: entry.zone, at: now, into: &actions)
             }
+            feet[foot]!.moveFrom = from
             feet[foot]!.position = to
             actions.append(.apply(entry.command, foot: foot))
             return actions
@@ -161,16 +171,23 @@ public struct Governor: Sendable {
             // After a discomfort signal the routine presses less, not only less than the
             // lowered cap: a request already under the cap is scaled by the same factors, so
             // pressure never climbs back to where the person asked for less.
-            let easeScale = sessionEaseFactor * (classEaseFactor[entry.sensitivity] ?? 1)
+            // The class of the place, not of the label: a label can only make it stricter.
+            let sensitivity = max(entry.sensitivity, placeSensitivity(foot, channel: name) ?? entry.sensitivity)
+            let easeScale = sessionEaseFactor * (classEaseFactor[sensitivity] ?? 1)
             var target = max(kPa, 0) * easeScale
-            let cap = cap(for: entry.sensitivity)
+            let cap = cap(for: sensitivity)
             if target > cap {
-                report(.capClamped, foot, "pressure \(name) \(num(kPa, 1)) kPa lowered to the \(entry.sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa [\(entry.zone)]", at: now, into: &actions)
+                let place = sensitivity == entry.sensitivity ? "" : " where the node presses (labelled \(entry.sensitivity.rawValue))"
+                report(.capClamped, foot, "pressure \(name) \(num(kPa, 1)) kPa lowered to the \(sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa\(place) [\(entry.zone)]", at: now, into: &actions)
                 target = cap
             }
             let fs = feet[foot, default: FootState()]
             if target > 0, fs.present == false {
                 report(.blocked, foot, "pressure \(name) refused: the \(foot.rawValue) foot is not on the device", at: now, into: &actions)
+                return actions
+            }
+            if target > 0, let rest = restingSpot(foot, channel: name, at: now) {
+                report(.holdLimit, foot, "pressure \(name) refused: \(rest)", at: now, into: &actions)
                 return actions
             }
             let channel = fs.channels[name] ?? Channel()
@@ -198,7 +215,7 @@ public struct Governor: Sendable {
                 // Lowering is never slowed; a missing rate means as fast as the ease-off.
                 rate = max(settings.deviceMaxKPa / settings.easeWithin.seconds, settings.maxRampKPaPerS)
             }
-            setChannel(foot, name, to: target, ramp: rate, at: now, sensitivity: entry.sensitivity, zone: entry.zone)
+            setChannel(foot, name, to: target, ramp: rate, at: now, sensitivity: sensitivity, zone: entry.zone)
             actions.append(.apply(.pressure(channel: name, kPa: target, ramp: rate), foot: foot))
             return actions
         }
@@ -254,7 +271,12 @@ public struct Governor: Sendable {
         var actions: [GovernorAction] = []
         advance(to: now, into: &actions)
         let foot = t.foot
+        let previousSample = feet[foot]?.lastTelemetry
         feet[foot, default: FootState()].lastTelemetry = now
+        feet[foot]!.seen = t.position
+        if let target = feet[foot]!.position, feet[foot]!.moveFrom != nil, t.position.distance(to: target) <= Self.arrivedWithinMM {
+            feet[foot]!.moveFrom = nil
+        }
 
         if let problem = sensorProblem(t) {
             let onset = !feet[foot]!.sensorFault
@@ -273,7 +295,10 @@ public struct Governor: Sendable {
         for (name, measured) in t.pressureKPa ?? [:] {
             let known = feet[foot]!.channels[name]
             var c = known ?? Channel()
-            let limit = max(cap(for: c.sensitivity ?? .low), c.level(at: now)) * settings.overPressureFactor
+            // A setpoint just lowered (a move into a stricter place, an ease, a release) is
+            // followed by the valve with a lag: the level before it stays allowed meanwhile.
+            let settling = now < c.settleUntil ? c.settleFrom : 0
+            let limit = max(cap(for: c.sensitivity ?? .low), c.level(at: now), settling) * settings.overPressureFactor
                 + settings.overPressureMarginKPa
             if measured > limit {
                 let since = c.overSince ?? now
@@ -293,7 +318,16 @@ public struct Governor: Sendable {
             latchFault(over.text, foot: foot, at: now, into: &actions)
         }
 
+        feet[foot]!.measured = t.pressureKPa ?? [:]
         feet[foot]!.present = t.footPresent
+        if state.isRunning, let previousSample, now > previousSample {
+            countDose(foot, t, from: max(previousSample, now - settings.telemetryTimeout), to: now, into: &actions)
+        }
+        if state.isRunning, t.footPresent, feet[foot]!.awaySince != nil {
+            feet[foot]!.awaySince = nil
+            report(.pullAway, foot, "the \(foot.rawValue) foot is back on the device: the session goes on from light pressure", at: now, into: &actions)
+            actions.append(.footReturned(foot))
+        }
         guard state.isRunning, feet[foot]!.pressing else {
             feet[foot]!.forceSamples = []
             return actions
@@ -301,8 +335,12 @@ public struct Governor: Sendable {
         if !t.footPresent {
             actions.append(.release(foot: foot))
             releaseFoot(foot, at: now)
-            easeOff(source: "pull-away: the \(foot.rawValue) foot left the device while pressed (released it)",
+            easeOff(source: "pull-away: the \(foot.rawValue) foot left the device while pressed (released it; the session waits for it)",
                     foot: foot, at: now, into: &actions)
+            if state.isRunning {
+                feet[foot]!.awaySince = now
+                actions.append(.awaitFoot(foot))
+            }
             return actions
         }
         if let force = t.contactForceN, force.isFinite {
@@ -410,20 +448,11 @@ public struct Governor: Sendable {
             return
         }
         for foot in Foot.allCases {
-            guard let fs = feet[foot] else { continue }
-            // Runs on every event: a plain scan, no intermediate collections.
-            var over: String?
-            for (name, c) in fs.channels {
-                guard let start = c.holdStart, now - start > settings.limits.holdLimit else { continue }
-                if over == nil || name < over! { over = name }
-            }
-            if let name = over {
-                let held = now - fs.channels[name]!.holdStart!
-                actions.append(.release(foot: foot))
-                releaseFoot(foot, at: now)
-                report(.holdLimit, foot, "\(name) pressed at one point for \(num(held.seconds, 3)) s, over the \(num(settings.limits.holdLimit.seconds, 0)) s hold limit: released the foot",
-                       at: now, into: &actions)
-            }
+            guard let away = feet[foot]?.awaySince, now - away > settings.footAwayLimit else { continue }
+            stopSession(.footAway(foot), kind: .pullAway,
+                        detail: "the \(foot.rawValue) foot has not come back within \(num(settings.footAwayLimit.seconds, 0)) s: everything released, the session ends",
+                        at: now, into: &actions)
+            return
         }
         if state == .easing, let end = easeEndsAt, now >= end {
             state = .active
@@ -501,28 +530,33 @@ public struct Governor: Sendable {
         sessionEaseFactor *= settings.easeCapFactor
         for s in worked { classEaseFactor[s, default: 1] *= settings.easeZoneCapFactor }
 
-        var easing = false
         let within = settings.easeWithin
+        // The valve follows a lowered setpoint with a lag (first order, its time constant):
+        // aim low enough that what the foot feels is down by the fraction within `within`,
+        // keeping back a sample period and the setpoint's own fall as margin.
+        let lag = exponential(-max(within.seconds - 0.08, 0.02) / settings.valveTimeConstant)
         for f in eased {
-            guard let fs = feet[f] else { continue }
+            // Nothing on an eased foot may rise for the window, even a channel at rest.
+            feet[f, default: FootState()].easingUntil = now + within
+            let fs = feet[f]!
             for name in fs.channelNames {
                 let c = fs.channels[name]!
                 let level = c.level(at: now)
                 guard level > 0 || c.target > 0 else { continue }
-                let target = min(level * (1 - settings.easeFraction), c.target, cap(for: c.sensitivity ?? .high))
+                let measured = fs.measured[name].flatMap { $0.isFinite ? max($0, 0) : nil }
+                // What the foot feels: the lower of the device's reading and the command.
+                let felt = min(level, c.target, measured ?? level)
+                let goal = felt * (1 - settings.easeFraction)
+                let now0 = measured ?? level
+                let aim = lag < 1 ? (goal - now0 * lag) / (1 - lag) : 0
+                let target = min(max(aim, 0), goal, cap(for: c.sensitivity ?? .high))
                 guard target < level || target < c.target else { continue }
-                let needed = (level - target) / within.seconds
-                let rate = needed > 0 ? needed : settings.maxRampKPaPerS
-                setChannel(f, name, to: target, ramp: rate, at: now, sensitivity: c.sensitivity, zone: c.zone)
-                feet[f]!.easingUntil = now + within
-                actions.append(.apply(.pressure(channel: name, kPa: target, ramp: rate), foot: f))
-                easing = true
+                setChannel(f, name, to: target, ramp: fastLowering, at: now, sensitivity: c.sensitivity, zone: c.zone)
+                actions.append(.apply(.pressure(channel: name, kPa: target, ramp: fastLowering), foot: f))
             }
         }
-        if easing {
-            state = .easing
-            easeEndsAt = now + within
-        }
+        state = .easing
+        easeEndsAt = now + within
         let classes = worked.sorted().map(\.rawValue).joined(separator: ", ")
         report(.easeOff, foot, "\(source): pressure down \(num(settings.easeFraction * 100, 0))% within \(within.milliseconds) ms; caps now x\(num(sessionEaseFactor, 2))"
                + (classes.isEmpty ? "" : " and x\(num(settings.easeZoneCapFactor, 2)) more for \(classes)"),
@@ -552,6 +586,104 @@ public struct Governor: Sendable {
         report(.fault, foot, reason, at: now, into: &actions)
     }
 
+    // MARK: Place and dose
+
+    /// Telemetry within this of a move's end means the node has arrived.
+    static let arrivedWithinMM = 1.0
+    /// Measured above this, a spot counts as pressed (docs/safety.md §3): sensor noise is below it.
+    static let pressedAboveKPa = 2.0
+    /// A spot this close to its limit takes no new pressure: a press would be cut at once.
+    static let restMargin = Duration.seconds(1)
+
+    /// Lowering is never slowed: as fast as a valve opens, within what the wire can carry.
+    private var fastLowering: Double {
+        min(max(settings.deviceMaxKPa / 0.03, settings.maxRampKPaPerS), 6000)
+    }
+
+    /// The class of the place `channel` of `foot` presses, from the cap field: a zoned node's
+    /// class; a gantry node's at its position, or the strictest on what is left of its move.
+    /// Nil without a field. A gantry node whose position the governor does not know yet is
+    /// taken to be anywhere: `high`.
+    private func placeSensitivity(_ foot: Foot, channel: String) -> Sensitivity? {
+        guard let field = settings.capField else { return nil }
+        guard field.kind == .gantry else { return field.sensitivity(ofNode: channel) }
+        guard let fs = feet[foot], let target = fs.position else { return .high }
+        if let from = fs.moveFrom { return field.sensitivity(along: fs.seen ?? from, to: target) }
+        return field.sensitivity(at: target)
+    }
+
+    /// A move while pressing: every channel above the cap along the path comes down to it first.
+    private mutating func lowerForMove(_ foot: Foot, to: DevicePoint, sensitivity: Sensitivity, zone: String,
+                                       at now: Duration, into actions: inout [GovernorAction]) {
+        let cap = cap(for: sensitivity)
+        for name in feet[foot]!.channelNames {
+            let c = feet[foot]!.channels[name]!
+            guard c.target > 0 else { continue }
+            let stricter = max(c.sensitivity ?? sensitivity, sensitivity)
+            if c.target > cap || c.level(at: now) > cap {
+                report(.capClamped, foot, "move to u=\(num(to.u, 1)) v=\(num(to.v, 1)) while pressing: \(name) \(num(c.target, 1)) kPa lowered to the \(sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa along the path [\(zone)]",
+                       at: now, into: &actions)
+                setChannel(foot, name, to: min(c.target, cap), ramp: fastLowering, at: now, sensitivity: stricter, zone: c.zone)
+                actions.append(.apply(.pressure(channel: name, kPa: min(c.target, cap), ramp: fastLowering), foot: foot))
+            } else {
+                feet[foot]!.channels[name]!.sensitivity = stricter
+            }
+        }
+    }
+
+    /// Counts one telemetry interval toward the dose of the spot each channel presses; a spot
+    /// at its limit releases the foot.
+    private mutating func countDose(_ foot: Foot, _ t: Telemetry, from start: Duration, to now: Duration,
+                                    into actions: inout [GovernorAction]) {
+        guard let fs = feet[foot] else { return }
+        // Released a little before the limit: the valve's tail still counts as pressed.
+        let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
+        let limit = settings.limits.holdLimit - settle
+        var over: (name: String, dose: Duration)?
+        for name in fs.channelNames {
+            let c = fs.channels[name]!
+            let kPa = t.pressureKPa?[name] ?? c.level(at: now)
+            let pressed = kPa > Self.pressedAboveKPa
+            let spent: Duration
+            if name == DeviceProfile.nodeChannel {
+                guard pressed else { dose.lifted(foot); continue }
+                dose.pressed(foot, at: t.position, from: start, to: now)
+                spent = dose.dose(foot, near: t.position, at: now)
+            } else {
+                guard pressed else { continue }
+                dose.pressed(foot, node: name, from: start, to: now)
+                spent = dose.dose(foot, node: name, at: now)
+            }
+            // Only a channel still pressing is cut: a released one's tail counts, but is no press.
+            if spent >= limit, c.target > 0, over == nil { over = (name, spent) }
+        }
+        guard let over else { return }
+        actions.append(.release(foot: foot))
+        releaseFoot(foot, at: now)
+        dose.lifted(foot)
+        let place = over.name == DeviceProfile.nodeChannel ? "the spot at u=\(num(t.position.u, 1)) v=\(num(t.position.v, 1))" : "node \(over.name)"
+        report(.holdLimit, foot, "\(place) pressed \(num(over.dose.seconds, 1)) s within \(num(settings.doseWindow.seconds, 0)) s, at the \(num(settings.limits.holdLimit.seconds, 0)) s hold limit: released the foot; the spot rests",
+               at: now, into: &actions)
+    }
+
+    /// Why `channel` of `foot` may not press now (its spot is resting), or nil.
+    private mutating func restingSpot(_ foot: Foot, channel: String, at now: Duration) -> String? {
+        let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
+        let limit = settings.limits.holdLimit - settle - Self.restMargin
+        let spent: Duration
+        let place: String
+        if channel == DeviceProfile.nodeChannel {
+            guard let fs = feet[foot], let p = fs.position ?? fs.seen else { return nil }
+            spent = max(dose.dose(foot, near: p, at: now), fs.seen.map { dose.dose(foot, near: $0, at: now) } ?? .zero)
+            place = "the spot at u=\(num(p.u, 1)) v=\(num(p.v, 1))"
+        } else {
+            spent = dose.dose(foot, node: channel, at: now)
+            place = "node \(channel)"
+        }
+        guard spent >= limit else { return nil }
+        return "\(place) was pressed \(num(spent.seconds, 1)) s within the last \(num(settings.doseWindow.seconds, 0)) s and rests (hold limit \(num(settings.limits.holdLimit.seconds, 0)) s)"
+    }
+
     // MARK: Bookkeeping
 
     private mutating func clock(_ time: Duration) -> Duration {
@@ -577,10 +709,12 @@ public struct Governor: Sendable {
         c.ramp = ramp
         c.sensitivity = sensitivity
         c.zone = zone
-        if target > 0 {
-            if c.holdStart == nil { c.holdStart = now }
-        } else {
-            c.holdStart = nil
+        if target < level {
+            // Measured pressure follows down with the valve's lag: allow the old level until
+            // it has settled (docs/safety.md §1, "Measured pressure").
+            let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 50)
+            c.settleFrom = now < c.settleUntil ? max(c.settleFrom, level) : level
+            c.settleUntil = c.rampEnd + settle
         }
         if target < level {
             // The contact force follows the pressure down: judge no pull-away until it settled.
@@ -609,6 +743,18 @@ public struct Governor: Sendable {
     private mutating func releaseEverything(at now: Duration) {
         for foot in Foot.allCases { releaseFoot(foot, at: now) }
     }
+}
+
+/// e^x without Foundation (the core stays pure): halve x until small, sum the series, square back.
+func exponential(_ x: Double) -> Double {
+    guard x.isFinite else { return x > 0 ? .infinity : 0 }
+    guard x > -700 else { return 0 }
+    var reduced = x, squarings = 0
+    while abs(reduced) > 0.5 && squarings < 64 { reduced /= 2; squarings += 1 }
+    var term = 1.0, sum = 1.0
+    for n in 1..<16 { term *= reduced / Double(n); sum += term }
+    for _ in 0..<squarings { sum *= sum }
+    return sum
 }
 
 // MARK: - Text that never traps
@@ -647,8 +793,9 @@ extension Governor {
         /// The zone the channel serves, and its class (selects the cap).
         var sensitivity: Sensitivity?
         var zone = ""
-        /// Pressing at one point since (nil when the setpoint is 0).
-        var holdStart: Duration?
+        /// A level just lowered from, allowed to the measured pressure until `settleUntil`.
+        var settleFrom = 0.0
+        var settleUntil: Duration = .zero
         /// Measured above the over-pressure limit since; whether that was faulted already.
         var overSince: Duration?
         var overFaulted = false
@@ -679,6 +826,14 @@ extension Governor {
         var channels: [String: Channel] = [:]
         /// Where the last move let through was going.
         var position: DevicePoint?
+        /// Where that move started, while it is under way (nil once telemetry shows arrival).
+        var moveFrom: DevicePoint?
+        /// The node's position in the latest telemetry.
+        var seen: DevicePoint?
+        /// The latest measured pressure per channel.
+        var measured: [String: Double] = [:]
+        /// Left the device while pressed at this time, and not back yet.
+        var awaySince: Duration?
         /// Whether the foot was on the device at the last telemetry (nil before any).
         var present: Bool?
         var lastTelemetry: Duration?

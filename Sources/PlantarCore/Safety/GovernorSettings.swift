@@ -75,6 +75,23 @@ public struct GovernorSettings: Sendable, Hashable {
     /// Whether every telemetry sample must carry pressure readings (the device has a pressure
     /// sensor). From the profile's inputs; when true, a nil reading is a fault.
     public var requiresPressureSensor: Bool
+    /// Where on the device each sensitivity class applies, for this person (docs/safety.md
+    /// §1): the governor caps by the place the node presses, whatever a command's label says.
+    /// Build it with `CapField(map:size:device:)`. Without one (unit tests of other rules)
+    /// only the labels select caps.
+    public var capField: CapField?
+    /// The release valve's time constant (s), from the profile: how long measured pressure
+    /// lags a lowered setpoint. The over-pressure check allows the old level for
+    /// `3 × valveTimeConstant + 50 ms` after a fall, and an ease aims low enough that the
+    /// foot feels its 40% within `easeWithin` despite the lag.
+    public var valveTimeConstant: Double
+    /// The dose rule (docs/safety.md §3): no spot pressed longer than `limits.holdLimit`
+    /// within any `doseWindow`. Default `SessionLimits.doseWindow`; short releases and pauses
+    /// do not reset it.
+    public var doseWindow: Duration
+    /// A foot that left the device while pressed and has not come back within this ends the
+    /// session. Default 2 minutes: time to resettle, not time to walk away.
+    public var footAwayLimit: Duration
 
     public init(caps: PressureCaps = .standard, reducedSensation: Bool = false, sensitivityFactor: Double = 1.0,
                 maxRampKPaPerS: Double, deviceMaxKPa: Double, limits: SessionLimits = .standard,
@@ -88,7 +105,8 @@ public struct GovernorSettings: Sendable, Hashable {
                 pullAwayMinimumForceN: Double = 5,
                 overPressureFactor: Double = 1.25, overPressureMarginKPa: Double = 5,
                 overPressureDuration: Duration = .milliseconds(200),
-                requiresPressureSensor: Bool = true) {
+                requiresPressureSensor: Bool = true, capField: CapField? = nil, valveTimeConstant: Double = 0.06,
+                doseWindow: Duration = SessionLimits.doseWindow, footAwayLimit: Duration = .seconds(120)) {
         self.caps = caps
         self.reducedSensation = reducedSensation
         self.sensitivityFactor = sensitivityFactor
@@ -111,14 +129,21 @@ public struct GovernorSettings: Sendable, Hashable {
         self.overPressureMarginKPa = overPressureMarginKPa
         self.overPressureDuration = overPressureDuration
         self.requiresPressureSensor = requiresPressureSensor
+        self.capField = capField
+        self.valveTimeConstant = valveTimeConstant
+        self.doseWindow = doseWindow
+        self.footAwayLimit = footAwayLimit
     }
 
     /// The defaults above for a device: its ramp limit, its ceiling, and whether it has a
     /// pressure sensor to demand readings from.
-    public static func standard(for profile: DeviceProfile) -> GovernorSettings {
+    /// With a foot map, the cap field for a person of `footSize` on this device too.
+    public static func standard(for profile: DeviceProfile, map: FootMap? = nil, footSize: FootSize = .standard) -> GovernorSettings {
         GovernorSettings(maxRampKPaPerS: profile.pressure.maxRampKPaPerS,
                          deviceMaxKPa: profile.pressure.maxKPa,
-                         requiresPressureSensor: profile.inputs.contains(.pressureSensor))
+                         requiresPressureSensor: profile.inputs.contains(.pressureSensor),
+                         capField: map.map { CapField(map: $0, size: footSize, device: profile) },
+                         valveTimeConstant: profile.pressure.valveTimeConstant)
     }
 
     /// The person's caps before any ease and before the device ceiling: what the compiler
@@ -156,6 +181,9 @@ public struct GovernorSettings: Sendable, Hashable {
         s.pullAwayForceDropFraction = fraction(pullAwayForceDropFraction, otherwise: 0.5)
         s.overPressureFactor = overPressureFactor.isFinite ? max(overPressureFactor, 1) : 1.25
         s.overPressureMarginKPa = overPressureMarginKPa.isFinite ? max(overPressureMarginKPa, 0) : 5
+        s.valveTimeConstant = valveTimeConstant.isFinite ? min(max(valveTimeConstant, 0.001), 10) : 0.06
+        s.doseWindow = doseWindow > s.limits.holdLimit ? doseWindow : max(s.limits.holdLimit * 2, .seconds(120))
+        s.footAwayLimit = positive(footAwayLimit, otherwise: .seconds(120))
         return s
     }
 }

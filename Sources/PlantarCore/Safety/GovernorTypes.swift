@@ -10,6 +10,8 @@ public enum StopReason: Sendable, Hashable, CustomStringConvertible {
     case operatorStop(String)
     /// Lost telemetry, a bad reading, over-pressure, a driver error, a link loss, a missed deadline.
     case fault(String)
+    /// A foot left the device while pressed and did not come back in time.
+    case footAway(Foot)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum StopReason: Sendable, Hashable, CustomStringConvertible {
         case .autoOff: "auto-off"
         case .operatorStop(let source): "operator stop (\(source))"
         case .fault(let reason): "fault: \(reason)"
+        case .footAway(let foot): "the \(foot.rawValue) foot left the device and did not come back"
         }
     }
 }
@@ -33,6 +36,11 @@ public enum GovernorAction: Sendable, Hashable {
     case release(foot: Foot)
     /// The session must stop: no further commands of its timeline are sent.
     case abortSession(StopReason)
+    /// A foot left the device while pressed: hold the session where it is (as a pause, every
+    /// channel released) until `footReturned`; the governor ends it if the foot stays away.
+    case awaitFoot(Foot)
+    /// The foot is back: the session goes on, restoring what the routine has in force from rest.
+    case footReturned(Foot)
     /// Something the governor did; also appended to `Governor.interventions`.
     case report(Intervention)
 }

@@ -16,6 +16,9 @@ public struct Intervention: Sendable, Hashable, CustomStringConvertible {
         case operatorStop = "operator-stop"
         /// A press at one point reached the hold limit: pressure released there.
         case holdLimit = "hold-limit"
+        /// A foot left the device while pressed (the session waits), came back, or stayed away
+        /// too long (the session ends).
+        case pullAway = "pull-away"
         /// The session reached auto-off.
         case autoOff = "auto-off"
         /// Lost telemetry, a reading out of range, a driver error, a missed deadline, a link loss.

@@ -67,6 +67,11 @@ public struct SessionLimits: Sendable, Hashable, Codable {
     /// Session auto-off (manufacturers advise at most 15 minutes).
     public var autoOff: Duration
 
+    /// The dose rule's sliding window (docs/safety.md §3): no spot pressed longer than
+    /// `holdLimit` within any stretch this long. Two holds' worth: a minute's hold needs a
+    /// minute's rest.
+    public static let doseWindow = Duration.seconds(120)
+
     /// Auto-off may be configured, but never above this.
     public static let autoOffCeiling = Duration.seconds(30 * 60)
 

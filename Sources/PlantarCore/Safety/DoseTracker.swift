@@ -1,0 +1,123 @@
+/// Pressed time per spot within a sliding window: the dose rule of docs/safety.md §3.
+///
+/// A spot is a disc `spotDiameterMM` across. Pressed time is recorded as runs (pressing
+/// continuously within a millimetre of one anchor); the dose near a place is the time of every
+/// run whose anchor could share a spot with it, clipped to the window. That over-counts a
+/// little (anchors up to a diameter apart may lie in different spots), which errs toward rest.
+/// On a zoned device each node is one spot and the place does not matter.
+///
+/// Runs are bucketed in a grid of cells one query reach wide, so a query looks at nine cells,
+/// not the whole window: a long glide leaves thousands of runs behind it.
+struct DoseTracker: Sendable {
+    /// A place pressed from `start` to `end`.
+    struct Run: Sendable {
+        var anchor: DevicePoint
+        var start: Duration
+        var end: Duration
+    }
+
+    struct Cell: Hashable, Sendable {
+        var foot: Foot
+        var u: Int
+        var v: Int
+    }
+
+    let window: Duration
+    /// Anchors within this of a place may share a spot with it: the spot's diameter plus the
+    /// run's anchor tolerance on both sides.
+    let reach: Double
+    static let anchorToleranceMM = 1.0
+
+    private var grid: [Cell: [Run]] = [:]
+    /// The run being extended, per foot (gantry).
+    private var open: [Foot: Run] = [:]
+    /// Runs per foot and node (zoned), oldest first.
+    private var nodes: [Foot: [String: [Run]]] = [:]
+
+    init(window: Duration, spotDiameterMM: Double = 10) {
+        self.window = window
+        reach = spotDiameterMM + 2 * Self.anchorToleranceMM
+    }
+
+    // MARK: Gantry: spots by place
+
+    /// The node of `foot` pressed at `place` from `start` to `end`.
+    mutating func pressed(_ foot: Foot, at place: DevicePoint, from start: Duration, to end: Duration) {
+        if var run = open[foot], run.end >= start, run.anchor.distance(to: place) <= Self.anchorToleranceMM {
+            run.end = max(run.end, end)
+            open[foot] = run
+            return
+        }
+        close(foot)
+        open[foot] = Run(anchor: place, start: start, end: end)
+    }
+
+    /// The node of `foot` stopped pressing: the next press starts a new run.
+    mutating func lifted(_ foot: Foot) { close(foot) }
+
+    /// Pressed time within the window ending `now` of every run that may share a spot with `place`.
+    mutating func dose(_ foot: Foot, near place: DevicePoint, at now: Duration) -> Duration {
+        let from = now - window
+        var total = Duration.zero
+        let centre = cell(foot, place)
+        for du in -1...1 {
+            for dv in -1...1 {
+                let key = Cell(foot: foot, u: centre.u + du, v: centre.v + dv)
+                guard var runs = grid[key] else { continue }
+                // Runs are appended in time order: the expired ones are at the front.
+                if let keep = runs.firstIndex(where: { $0.end > from }) {
+                    if keep > 0 { runs.removeFirst(keep); grid[key] = runs }
+                } else {
+                    grid[key] = nil
+                    continue
+                }
+                for run in runs where run.anchor.distance(to: place) <= reach { total += overlap(run, from, now) }
+            }
+        }
+        if let run = open[foot], run.anchor.distance(to: place) <= reach { total += overlap(run, from, now) }
+        return total
+    }
+
+    // MARK: Zoned: each node one spot
+
+    mutating func pressed(_ foot: Foot, node: String, from start: Duration, to end: Duration) {
+        var runs = nodes[foot, default: [:]][node, default: []]
+        if let last = runs.last, last.end >= start {
+            runs[runs.count - 1].end = max(last.end, end)
+        } else {
+            runs.append(Run(anchor: DevicePoint(u: 0, v: 0), start: start, end: end))
+        }
+        nodes[foot, default: [:]][node] = runs
+    }
+
+    mutating func dose(_ foot: Foot, node: String, at now: Duration) -> Duration {
+        let from = now - window
+        guard var runs = nodes[foot]?[node] else { return .zero }
+        if let keep = runs.firstIndex(where: { $0.end > from }), keep > 0 {
+            runs.removeFirst(keep)
+            nodes[foot]![node] = runs
+        }
+        return runs.reduce(Duration.zero) { $0 + overlap($1, from, now) }
+    }
+
+    // MARK: Bookkeeping
+
+    private mutating func close(_ foot: Foot) {
+        guard let run = open.removeValue(forKey: foot) else { return }
+        grid[cell(foot, run.anchor), default: []].append(run)
+    }
+
+    private func cell(_ foot: Foot, _ p: DevicePoint) -> Cell {
+        // Positions come from telemetry: keep them in a range Int() cannot trap on.
+        func index(_ x: Double) -> Int {
+            guard x.isFinite else { return 0 }
+            return Int((min(max(x, -1e6), 1e6) / reach).rounded(.down))
+        }
+        return Cell(foot: foot, u: index(p.u), v: index(p.v))
+    }
+
+    private func overlap(_ run: Run, _ from: Duration, _ to: Duration) -> Duration {
+        let start = max(run.start, from), end = min(run.end, to)
+        return end > start ? end - start : .zero
+    }
+}
