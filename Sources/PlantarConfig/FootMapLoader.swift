@@ -68,8 +68,27 @@ public enum FootMapLoader {
             for id in ids where map.zone(id) == nil && !written.contains(id) {
                 r.problems.append(Diagnostic(at: zone.location, "zone '\(zone.id)' names unknown segment '\(id)'"))
             }
+            if ids.isEmpty {
+                r.problems.append(Diagnostic(at: zone.location, "zone '\(zone.id)' segments must name at least one zone"))
+            } else if let cycle = segmentCycle(from: zone.id, in: map) {
+                // A line made of itself has no end: its steps would compile to nothing.
+                r.problems.append(Diagnostic(at: zone.location, "zone '\(zone.id)' segments form a cycle: \(cycle.joined(separator: " -> "))"))
+            }
         }
         guard !r.problems.hasErrors else { throw DiagnosticsError(r.problems) }
         return map
+    }
+
+    /// The first chain of segments leading from `start` back to a zone already on the chain.
+    static func segmentCycle(from start: String, in map: FootMap) -> [String]? {
+        func walk(_ id: String, _ chain: [String]) -> [String]? {
+            if chain.contains(id) { return chain + [id] }
+            guard case .segments(let ids)? = map.zone(id)?.shape else { return nil }
+            for next in ids { if let cycle = walk(next, chain + [id]) { return cycle } }
+            return nil
+        }
+        guard let cycle = walk(start, []) else { return nil }
+        // Only report it at a zone on the cycle itself, not at every zone leading into it.
+        return cycle.first == start ? cycle : nil
     }
 }

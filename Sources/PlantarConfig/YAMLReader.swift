@@ -137,7 +137,13 @@ struct YAMLReader {
             error(node, "\(what) \(scalar.string) is negative")
             return nil
         }
-        guard let value = DurationSyntax.parse(scalar.string) else {
+        let value: Duration
+        switch DurationSyntax.parsing(scalar.string) {
+        case .success(let d): value = d
+        case .failure(.tooLong):
+            error(node, "\(what) \(scalar.string) is out of range (\(DurationSyntax.format(range.lowerBound))–\(DurationSyntax.format(range.upperBound)))")
+            return nil
+        case .failure(.malformed):
             error(node, "\(what) '\(scalar.string)' is not a duration such as 45s, 1.5s or 1m30s")
             return nil
         }

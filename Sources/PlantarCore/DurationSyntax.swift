@@ -1,25 +1,43 @@
 /// The one syntax for durations in routine files and on the command line:
 /// `45s`, `1.5s`, `500ms`, `2m`, `4m10s`, `1h`, `1m30.5s`. Units descend and appear once.
 public enum DurationSyntax {
-    /// Parses `text`; returns nil when it is not a duration in this syntax.
-    public static func parse(_ text: String) -> Duration? {
+    /// Why a text is not a duration.
+    public enum Problem: Error, Sendable, Hashable {
+        /// Not in this syntax at all.
+        case malformed
+        /// In the syntax, but longer than `longest`: no setting or step of Plantar's comes
+        /// near it, and beyond it arithmetic on the value could overflow.
+        case tooLong
+    }
+
+    /// The longest duration any text may give: a year.
+    public static let longest = Duration.seconds(366 * 24 * 3600)
+
+    /// Parses `text`; returns nil when it is not a duration in this syntax or too long.
+    public static func parse(_ text: String) -> Duration? { try? parsing(text).get() }
+
+    /// Parses `text`, saying why not when it is not a duration.
+    public static func parsing(_ text: String) -> Result<Duration, Problem> {
         let units: [(String, Double)] = [("h", 3600), ("m", 60), ("s", 1), ("ms", 0.001)]
         var rest = Substring(text.trimmingSpaces())
-        guard !rest.isEmpty else { return nil }
+        guard !rest.isEmpty else { return .failure(.malformed) }
         var total = 0.0
         var lastUnitIndex = -1
         while !rest.isEmpty {
             let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
+            guard !number.isEmpty, let value = Double(number) else { return .failure(.malformed) }
+            guard value.isFinite else { return .failure(.tooLong) }   // 400 digits read as infinity
             rest = rest.dropFirst(number.count)
             let unitText = rest.prefix { $0.isLetter }
             rest = rest.dropFirst(unitText.count)
             guard let index = units.firstIndex(where: { $0.0 == unitText }), index > lastUnitIndex
-            else { return nil }
+            else { return .failure(.malformed) }
             lastUnitIndex = index
             total += value * units[index].1
+            // Checked before any conversion: a 400-digit number is a Double, not an Int64.
+            guard total.isFinite, total <= longest.seconds else { return .failure(.tooLong) }
         }
-        return .roundedSeconds(total)
+        return .success(.roundedSeconds(total))
     }
 
     /// Renders a duration in the same syntax, shortest form: `4m10s`, `1.5s`, `0s`.

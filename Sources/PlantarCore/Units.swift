@@ -37,8 +37,13 @@ extension Duration {
 
     /// A duration from floating-point seconds, rounded to the millisecond so that compiled
     /// timelines are exactly reproducible and print the same everywhere.
+    /// Saturating: NaN is zero and magnitudes beyond ±10¹² s (31,000 years) are clamped there,
+    /// so no value from outside can trap in the conversion. Parsers reject such values first
+    /// with an error naming them; this is the backstop.
     public static func roundedSeconds(_ s: Double) -> Duration {
-        .milliseconds(Int64((s * 1000).rounded()))
+        guard !s.isNaN else { return .zero }
+        let ms = min(max(s * 1000, -1e15), 1e15)
+        return .milliseconds(Int64(ms.rounded()))
     }
 
     /// Whole milliseconds, rounded.

@@ -21,6 +21,8 @@ public struct ScaledClock: Clock {
     }
 
     func scale(_ d: Duration, by factor: Double) -> Duration {
-        .nanoseconds(Int64((d.seconds * factor * 1e9).rounded()))
+        // Saturating (a speed comes from a request): ±10¹⁸ ns is 31 years, far past any session.
+        let ns = d.seconds * factor * 1e9
+        return .nanoseconds(Int64(ns.isNaN ? 0 : min(max(ns, -1e18), 1e18).rounded()))
     }
 }

@@ -148,6 +148,31 @@ struct FootMapErrorTests {
         ], file: "footmap.yaml")
     }
 
+    @Test func segmentCyclesAndEmptySegmentsAreErrors() {
+        let found = errors("""
+            foot-map: 1
+            zones:
+              spine:
+                title: Spine
+                segments: [spine]
+              loop-a:
+                title: A
+                segments: [loop-b]
+              loop-b:
+                title: B
+                segments: [loop-a]
+              nothing:
+                title: Nothing
+                segments: []
+            """)
+        expectErrors(found, [
+            Expected(3, 3, "zone 'spine' segments form a cycle: spine -> spine"),
+            Expected(6, 3, "zone 'loop-a' segments form a cycle: loop-a -> loop-b -> loop-a"),
+            Expected(9, 3, "zone 'loop-b' segments form a cycle: loop-b -> loop-a -> loop-b"),
+            Expected(12, 3, "zone 'nothing' segments must name at least one zone"),
+        ], file: "footmap.yaml")
+    }
+
     @Test func zoneWithoutSurface() {
         let found = errors("""
             foot-map: 1

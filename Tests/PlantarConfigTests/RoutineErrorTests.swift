@@ -40,6 +40,17 @@ struct RoutineErrorTests {
                      file: "probe.yaml")
     }
 
+    // Numbers no Int64 can hold used to trap in the conversion (SIGILL): now an error at the value.
+    @Test(arguments: ["3000000000000h", "99999999999999999999s", "1" + String(repeating: "0", count: 400) + "ms"])
+    func hugeDurationsAreOutOfRangeNotACrash(_ text: String) {
+        let found = errors(steps: """
+              - technique: thumb-walk
+                zone: spine
+                duration: \(text)
+            """)
+        expectErrors(found, [Expected(10, 15, "step 1 duration \(text) is out of range (0.5s–10m)")], file: "probe.yaml")
+    }
+
     @Test func unknownTechnique() {
         let found = errors(steps: """
               - technique: thumb-walks

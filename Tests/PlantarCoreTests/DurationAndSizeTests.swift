@@ -18,6 +18,19 @@ struct DurationAndSizeTests {
         #expect(DurationSyntax.parse(text) == nil)
     }
 
+    // Beyond a year (and far beyond Int64 milliseconds): too long, never a trap.
+    @Test(arguments: ["8785h", "3000000000000h", "99999999999999999999s", "1" + String(repeating: "0", count: 400) + "ms", "1e400s"])
+    func rejectsWhatIsTooLong(_ text: String) {
+        #expect(DurationSyntax.parse(text) == nil)
+        if text != "1e400s" { #expect(DurationSyntax.parsing(text) == .failure(.tooLong)) }
+    }
+
+    @Test func roundedSecondsSaturatesInsteadOfTrapping() {
+        #expect(Duration.roundedSeconds(.nan) == .zero)
+        #expect(Duration.roundedSeconds(.infinity) == .seconds(1_000_000_000_000))
+        #expect(Duration.roundedSeconds(-1e300) == .seconds(-1_000_000_000_000))
+    }
+
     @Test(arguments: [
         (Duration.zero, "0s"), (.seconds(45), "45s"), (.milliseconds(1500), "1.5s"), (.milliseconds(250), "0.25s"),
         (.seconds(60), "1m"), (.seconds(250), "4m10s"), (.seconds(3600), "60m"), (.milliseconds(90_500), "1m30.5s"),

@@ -47,8 +47,11 @@ func parseTimed<K: RawRepresentable & CaseIterable>(_ text: String, example: Str
     guard let kind = K(rawValue: parts[0]) else {
         throw ScriptError("event '\(text)': unknown kind '\(parts[0])'; expected one of \(K.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    guard let time = DurationSyntax.parse(parts[1]) else {
+    switch DurationSyntax.parsing(parts[1]) {
+    case .success(let time): return (kind, time)
+    case .failure(.tooLong):
+        throw ScriptError("event '\(text)': time '\(parts[1])' is out of range (at most \(DurationSyntax.format(DurationSyntax.longest)))")
+    case .failure(.malformed):
         throw ScriptError("event '\(text)': '\(parts[1])' is not a time such as 250s, 4m10s or 1.5s")
     }
-    return (kind, time)
 }

@@ -135,6 +135,8 @@ public struct CapField: Sendable, Hashable {
 
     /// The strictest class anywhere on the straight path from `a` to `b` (a move while pressing).
     public func sensitivity(along a: DevicePoint, to b: DevicePoint) -> Sensitivity {
+        // Positions come from telemetry too: a non-finite one is anywhere.
+        guard a.u.isFinite, a.v.isFinite, b.u.isFinite, b.v.isFinite else { return .high }
         guard a != b else { return sensitivity(at: a) }
         var worst: Sensitivity?
         for r in regions where r.touches(a, b) {
