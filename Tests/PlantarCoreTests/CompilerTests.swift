@@ -338,10 +338,11 @@ enum TimelineReplay {
                     if kPa > caps[entry.sensitivity] + 1e-9 {
                         problems.append("\(at): \(kPa) kPa over the \(entry.sensitivity) cap of \(caps[entry.sensitivity])")
                     }
-                    if !(ramp > 0 && ramp <= device.pressure.maxRampKPaPerS) {
+                    let previous = setpoints[channel] ?? Setpoint(from: 0, to: 0, at: 0, ramp: ramp)
+                    // The ramp limit is on rises (docs/safety.md §2): lowering is never slowed.
+                    if !(ramp > 0 && (kPa <= previous.to || ramp <= device.pressure.maxRampKPaPerS)) {
                         problems.append("\(at): ramp \(ramp) kPa/s beyond the device's \(device.pressure.maxRampKPaPerS)")
                     }
-                    let previous = setpoints[channel] ?? Setpoint(from: 0, to: 0, at: 0, ramp: ramp)
                     problems += previous.reached(by: t, next: at)
                     setpoints[channel] = Setpoint(from: previous.to, to: kPa, at: t, ramp: ramp)
                 case .release(let channel):

@@ -45,8 +45,17 @@ struct PauseAndPullAwayTests {
         let resumedAt = try! #require(paused.max())
         let after = presses(driver, .left, resumedAt...resumedAt + .seconds(2))
         #expect(!after.isEmpty)
-        for command in after {
-            if case .pressure(_, _, let ramp) = command.command { #expect(ramp <= device.pressure.maxRampKPaPerS + 1e-9) }
+        // Every rise the device received (a setpoint above the one before on its channel)
+        // within the ramp limit: the resume ramps from rest.
+        var last: [String: Double] = [:]
+        for command in driver.applied where command.foot == .left {
+            switch command.command {
+            case .pressure(let channel, let kPa, let ramp):
+                if command.time >= resumedAt && kPa > (last[channel] ?? 0) { #expect(ramp <= device.pressure.maxRampKPaPerS + 1e-9) }
+                last[channel] = kPa
+            case .release(let channel): last[channel] = 0
+            case .move: break
+            }
         }
     }
 

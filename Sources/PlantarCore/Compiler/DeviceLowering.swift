@@ -75,8 +75,8 @@ struct Emitter {
         let channel = DeviceProfile.nodeChannel
         guard let current = pressure[foot]?[channel], current > 0 else { return }
         let path = field.sensitivity(along: from, to: to)
+        guard current > min(c.caps[path], device.pressure.maxKPa) else { return }
         let cap = min(c.caps[path], device.pressure.maxKPa) * 0.999
-        guard current > cap else { return }
         emit(.pressure(channel: channel, kPa: cap, ramp: lowerRamp), at: t, c, zone: zone, sensitivity: path)
         pressure[foot, default: [:]][channel] = cap
     }
@@ -255,7 +255,9 @@ struct Emitter {
             position[c.foot] = contact.point
             let kPa = target(contact, fraction, c) * (knead && i % 2 == 1 ? 0.6 : 1)
             if kPa != lastKPa && i < contacts.count - 1 {
-                emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
+                // Lighter at once (the next leg starts now), firmer at the ramp limit.
+                emit(.pressure(channel: channel, kPa: kPa, ramp: kPa < lastKPa ? lowerRamp : ramp), at: t, c, zone: contact.zone,
+                     sensitivity: place(contact))
                 lastKPa = kPa
                 pressure[c.foot, default: [:]][channel] = kPa
             }

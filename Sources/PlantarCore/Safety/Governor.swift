@@ -204,7 +204,12 @@ public struct Governor: Sendable {
             } else if target > min(level, channel.target) {
                 // Rising: never faster than the device allows.
                 let maxRamp = settings.maxRampKPaPerS
-                if rate.isNaN || rate <= 0 {
+                if target < channel.target && rate.isFinite && rate > 0 {
+                    // The setpoint is lowered while the level still climbs toward the old one:
+                    // what is left of the rise goes at the device's limit; the routine asked
+                    // for less, so this is no intervention to report.
+                    rate = min(rate, maxRamp)
+                } else if rate.isNaN || rate <= 0 {
                     report(.rampLimited, foot, "pressure \(name) ramp \(num(rate, 1)) kPa/s is not a rate: set to \(num(maxRamp, 1)) kPa/s", at: now, into: &actions)
                     rate = maxRamp
                 } else if rate > maxRamp {
@@ -320,7 +325,9 @@ public struct Governor: Sendable {
 
         feet[foot]!.measured = t.pressureKPa ?? [:]
         feet[foot]!.present = t.footPresent
-        if state.isRunning, let previousSample, now > previousSample {
+        // Counted in every state: pressure a fault or a stop just cut still happened, and a
+        // session re-armed soon after must not press the same spot afresh.
+        if let previousSample, now > previousSample {
             countDose(foot, t, from: max(previousSample, now - settings.telemetryTimeout), to: now, into: &actions)
         }
         if state.isRunning, t.footPresent, feet[foot]!.awaySince != nil {
@@ -620,7 +627,10 @@ public struct Governor: Sendable {
             let c = feet[foot]!.channels[name]!
             guard c.target > 0 else { continue }
             let stricter = max(c.sensitivity ?? sensitivity, sensitivity)
-            if c.target > cap || c.level(at: now) > cap {
+            // A lowering already under way fast enough (the compiler's own, before this move)
+            // is what the rule asks for: nothing to do.
+            let lowering = c.target <= cap && c.rampEnd <= now + .milliseconds(50)
+            if !lowering && (c.target > cap || c.level(at: now) > cap) {
                 report(.capClamped, foot, "move to u=\(num(to.u, 1)) v=\(num(to.v, 1)) while pressing: \(name) \(num(c.target, 1)) kPa lowered to the \(sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa along the path [\(zone)]",
                        at: now, into: &actions)
                 setChannel(foot, name, to: min(c.target, cap), ramp: fastLowering, at: now, sensitivity: stricter, zone: c.zone)
@@ -640,8 +650,10 @@ public struct Governor: Sendable {
         let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
         let limit = settings.limits.holdLimit - settle
         var over: (name: String, dose: Duration)?
-        for name in fs.channelNames {
-            let c = fs.channels[name]!
+        // Every channel that reads pressure counts, commanded by this governor or not.
+        let names = Set(fs.channels.keys).union(t.pressureKPa.map { Array($0.keys) } ?? []).sorted()
+        for name in names {
+            let c = fs.channels[name] ?? Channel()
             let kPa = t.pressureKPa?[name] ?? c.level(at: now)
             let pressed = kPa > Self.pressedAboveKPa
             let spent: Duration
@@ -657,7 +669,7 @@ public struct Governor: Sendable {
             // Only a channel still pressing is cut: a released one's tail counts, but is no press.
             if spent >= limit, c.target > 0, over == nil { over = (name, spent) }
         }
-        guard let over else { return }
+        guard let over, state.isRunning else { return }
         actions.append(.release(foot: foot))
         releaseFoot(foot, at: now)
         dose.lifted(foot)
