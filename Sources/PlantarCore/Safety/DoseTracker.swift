@@ -30,14 +30,19 @@ struct DoseTracker: Sendable {
 
     private var grid: [Cell: [Run]] = [:]
     /// The run being extended, per foot (gantry).
-    private var open: [Foot: Run] = [:]
+    private var open = PerFoot<Run?>()
     /// Runs per foot and node (zoned), oldest first.
-    private var nodes: [Foot: [String: [Run]]] = [:]
+    private var nodes = PerFoot<[String: [Run]]>([:])
 
     init(window: Duration, spotDiameterMM: Double = 10) {
         self.window = window
         reach = spotDiameterMM + 2 * Self.anchorToleranceMM
+        cellMM = reach + 2 * Check.margin
     }
+
+    /// Grid cells are at least as wide as any query's reach, so nine of them hold every run
+    /// a query can count.
+    private let cellMM: Double
 
     // MARK: Gantry: spots by place
 
@@ -55,8 +60,10 @@ struct DoseTracker: Sendable {
     /// The node of `foot` stopped pressing: the next press starts a new run.
     mutating func lifted(_ foot: Foot) { close(foot) }
 
-    /// Pressed time within the window ending `now` of every run that may share a spot with `place`.
-    mutating func dose(_ foot: Foot, near place: DevicePoint, at now: Duration) -> Duration {
+    /// Pressed time within the window ending `now` of every run that may share a spot with
+    /// `place`, or with any place within `margin` of it.
+    mutating func dose(_ foot: Foot, near place: DevicePoint, at now: Duration, margin: Double = 0) -> Duration {
+        let reach = reach + margin
         let from = now - window
         var total = Duration.zero
         let centre = cell(foot, place)
@@ -78,24 +85,46 @@ struct DoseTracker: Sendable {
         return total
     }
 
+    /// The last exact count for one foot and channel: until the node strays more than
+    /// `margin` from `place`, the dose there cannot have grown by more than the time since.
+    struct Check: Sendable {
+        var place: DevicePoint
+        var at: Duration
+        var spent: Duration
+        static let margin = 0.5
+    }
+    private var checks = PerFoot<[String: Check]>([:])
+
+    /// As `dose(_:near:at:)` or `dose(_:node:at:)`, but answers "certainly below `limit`"
+    /// (nil) without counting while the last count leaves room: most samples need no count.
+    mutating func exceeds(_ foot: Foot, channel: String, at place: DevicePoint?, now: Duration, limit: Duration) -> Duration? {
+        if let check = checks[foot][channel], check.spent + (now - check.at) < limit,
+           place.map({ $0.distance(to: check.place) <= Check.margin }) ?? true {
+            return nil
+        }
+        let spent = place.map { dose(foot, near: $0, at: now, margin: Check.margin) } ?? dose(foot, node: channel, at: now)
+        checks[foot][channel] = Check(place: place ?? DevicePoint(u: 0, v: 0), at: now, spent: spent)
+        return spent >= limit ? spent : nil
+    }
+
     // MARK: Zoned: each node one spot
 
     mutating func pressed(_ foot: Foot, node: String, from start: Duration, to end: Duration) {
-        var runs = nodes[foot, default: [:]][node, default: []]
+        var runs = nodes[foot][node, default: []]
         if let last = runs.last, last.end >= start {
             runs[runs.count - 1].end = max(last.end, end)
         } else {
             runs.append(Run(anchor: DevicePoint(u: 0, v: 0), start: start, end: end))
         }
-        nodes[foot, default: [:]][node] = runs
+        nodes[foot][node] = runs
     }
 
     mutating func dose(_ foot: Foot, node: String, at now: Duration) -> Duration {
         let from = now - window
-        guard var runs = nodes[foot]?[node] else { return .zero }
+        guard var runs = nodes[foot][node] else { return .zero }
         if let keep = runs.firstIndex(where: { $0.end > from }), keep > 0 {
             runs.removeFirst(keep)
-            nodes[foot]![node] = runs
+            nodes[foot][node] = runs
         }
         return runs.reduce(Duration.zero) { $0 + overlap($1, from, now) }
     }
@@ -103,7 +132,8 @@ struct DoseTracker: Sendable {
     // MARK: Bookkeeping
 
     private mutating func close(_ foot: Foot) {
-        guard let run = open.removeValue(forKey: foot) else { return }
+        guard let run = open[foot] else { return }
+        open[foot] = nil
         grid[cell(foot, run.anchor), default: []].append(run)
     }
 
@@ -111,7 +141,7 @@ struct DoseTracker: Sendable {
         // Positions come from telemetry: keep them in a range Int() cannot trap on.
         func index(_ x: Double) -> Int {
             guard x.isFinite else { return 0 }
-            return Int((min(max(x, -1e6), 1e6) / reach).rounded(.down))
+            return Int((min(max(x, -1e6), 1e6) / cellMM).rounded(.down))
         }
         return Cell(foot: foot, u: index(p.u), v: index(p.v))
     }

@@ -36,7 +36,7 @@ public struct Governor: Sendable {
     public private(set) var interventions: [Intervention] = []
 
     /// Per foot: channels, position, presence, telemetry bookkeeping.
-    private var feet: [Foot: FootState] = [:]
+    private var feet = PerFoot<FootState?>()
     /// Product of `easeCapFactor` over every ease so far.
     private var sessionEaseFactor = 1.0
     /// Product of `easeZoneCapFactor` per sensitivity class over the eases that worked it.
@@ -650,24 +650,27 @@ public struct Governor: Sendable {
         let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
         let limit = settings.limits.holdLimit - settle
         var over: (name: String, dose: Duration)?
-        // Every channel that reads pressure counts, commanded by this governor or not.
-        let names = Set(fs.channels.keys).union(t.pressureKPa.map { Array($0.keys) } ?? []).sorted()
+        // Every channel that reads pressure counts, commanded by this governor or not (no
+        // sets or sorting: this runs on every sample; `over` takes the first name in order).
+        var names = Array(fs.channels.keys)
+        for name in t.pressureKPa?.keys ?? [:].keys where fs.channels[name] == nil { names.append(name) }
         for name in names {
             let c = fs.channels[name] ?? Channel()
             let kPa = t.pressureKPa?[name] ?? c.level(at: now)
             let pressed = kPa > Self.pressedAboveKPa
-            let spent: Duration
+            let place: DevicePoint?
             if name == DeviceProfile.nodeChannel {
                 guard pressed else { dose.lifted(foot); continue }
                 dose.pressed(foot, at: t.position, from: start, to: now)
-                spent = dose.dose(foot, near: t.position, at: now)
+                place = t.position
             } else {
                 guard pressed else { continue }
                 dose.pressed(foot, node: name, from: start, to: now)
-                spent = dose.dose(foot, node: name, at: now)
+                place = nil
             }
             // Only a channel still pressing is cut: a released one's tail counts, but is no press.
-            if spent >= limit, c.target > 0, over == nil { over = (name, spent) }
+            guard c.target > 0, let spent = dose.exceeds(foot, channel: name, at: place, now: now, limit: limit) else { continue }
+            if over.map({ name < $0.name }) ?? true { over = (name, spent) }
         }
         guard let over, state.isRunning else { return }
         actions.append(.release(foot: foot))
@@ -792,6 +795,37 @@ private func describe(_ command: ActuatorCommand) -> String {
 }
 
 // MARK: - Per foot and channel state
+
+/// A value per foot in two stored properties, not a dictionary: the governor reads and
+/// writes its feet on every telemetry sample, and hashing was most of a simulation's time.
+/// `_modify` lets `feet[foot]!.x = y` change the value in place.
+struct PerFoot<Value: Sendable>: Sendable {
+    private var left: Value
+    private var right: Value
+
+    init(_ initial: Value) {
+        left = initial
+        right = initial
+    }
+
+    subscript(_ foot: Foot) -> Value {
+        get { foot == .left ? left : right }
+        _modify {
+            if foot == .left { yield &left } else { yield &right }
+        }
+    }
+}
+
+extension PerFoot {
+    /// Nothing for either foot yet.
+    init<Wrapped>() where Value == Wrapped? { self.init(nil) }
+
+    /// As a dictionary's `subscript(_:default:)`.
+    subscript<Wrapped>(_ foot: Foot, default value: @autoclosure () -> Wrapped) -> Wrapped where Value == Wrapped? {
+        get { self[foot] ?? value() }
+        set { self[foot] = newValue }
+    }
+}
 
 extension Governor {
     /// What the governor let through for one pressure channel, and what it measured there.
