@@ -33,7 +33,7 @@ public struct OracleSettings: Sendable, Hashable {
     var autoOff: Double { autoOffSeconds.isFinite && autoOffSeconds > 0 ? min(autoOffSeconds, 30 * 60) : 15 * 60 }
 }
 
-/// docs/safety.md §1, computed here from the doc's own numbers (not from `PressureCaps`).
+/// docs/safety.md §1, computed here from the doc's own numbers (not from the governor's table).
 public enum OracleCaps {
     /// Half of (357 − 165) kPa × 0.77, times 1, 0.8 and 0.6 for low, moderate and high.
     public static func base(_ s: Sensitivity) -> Double {

@@ -376,7 +376,7 @@ struct Checker {
                 }
             }
             if rising {
-                for e in eases where e.foot == c.foot && t > e.time && t <= e.time + Oracle.easeWindow {
+                for e in eases where e.foot == c.foot && t > e.time && t <= e.time + Oracle.easeWindow + 1e-9 {
                     note(.easeRise, t, c.foot, name, "", kPa, before, "kPa", "a rise asked for within 300 ms of the ease at \(fixed(e.time, 3)) s")
                 }
             }
@@ -476,13 +476,13 @@ struct Checker {
             }
             let live = cs.setpointKPa > 0 || cs.rampKPa > 0
             // §5 stop and latch.
-            if let st = stop, t >= st.deadline, live {
+            if let st = stop, t >= st.deadline - 1e-9, live {
                 note(ch.pressedSince ? .latch : st.rule, t, s.foot, cs.channel, place, max(cs.setpointKPa, cs.rampKPa), 0, "kPa",
                      ch.pressedSince ? "pressing again after the stop at \(fixed(st.time, 3)) s (\(st.why))"
                                      : "not released after the stop at \(fixed(st.time, 3)) s (\(st.why))")
             }
             // §6 pause.
-            if let p = pausedSince, t >= p + Oracle.hostReaction, live, gonePause == nil {
+            if let p = pausedSince, t >= p + Oracle.hostReaction - 1e-9, live, gonePause == nil {
                 note(.pause, t, s.foot, cs.channel, place, max(cs.setpointKPa, cs.rampKPa), 0, "kPa", "pressure during the pause since \(fixed(p, 3)) s")
             }
             // §7 pull-away: the gone foot released within the ease window, every foot paused.
@@ -497,11 +497,11 @@ struct Checker {
             // §4 ease: no rise, then the relief.
             for i in eases.indices where eases[i].foot == s.foot {
                 let e = eases[i]
-                if t >= e.time + Oracle.hostReaction && t <= e.time + Oracle.easeWindow && previousAt.isFinite
+                if t >= e.time + Oracle.hostReaction - 1e-9 && t <= e.time + Oracle.easeWindow + 1e-9 && previousAt.isFinite
                     && cs.rampKPa > previousRamped + 1e-6 {
                     note(.easeRise, t, s.foot, cs.channel, place, cs.rampKPa, previousRamped, "kPa", "the setpoint rose within 300 ms of the ease at \(fixed(e.time, 3)) s")
                 }
-                if t >= e.time + Oracle.easeWindow && !eases[i].reliefChecked {
+                if t >= e.time + Oracle.easeWindow - 1e-9 && !eases[i].reliefChecked {
                     if let from = e.from[cs.channel], from > Oracle.pressedKPa {
                         let now = measured ?? cs.rampKPa
                         let limit = Oracle.easeRelief * from + Oracle.noiseKPa
@@ -524,7 +524,7 @@ struct Checker {
             track.channels[cs.channel] = ch
         }
         // Every channel of the sample has been seen: ease reliefs are settled.
-        for i in eases.indices where eases[i].foot == s.foot && t >= eases[i].time + Oracle.easeWindow { eases[i].reliefChecked = true }
+        for i in eases.indices where eases[i].foot == s.foot && t >= eases[i].time + Oracle.easeWindow - 1e-9 { eases[i].reliefChecked = true }
         eases.removeAll { $0.reliefChecked && t > $0.time + 1 }
     }
 
