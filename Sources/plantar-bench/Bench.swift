@@ -11,7 +11,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plantar-bench",
         abstract: "Benchmarks for Plantar; figures go to BENCHMARKS.md.",
-        subcommands: [SimulationSpeed.self, StopLatency.self, SerialLatency.self, DaemonBench.self, FloodCommand.self])
+        subcommands: [SimulationSpeed.self, StopLatency.self, SerialLatency.self, DaemonBench.self, FloodCommand.self,
+                      SafetySoak.self])
 }
 
 /// CPU time of the whole process so far (seconds).

@@ -458,7 +458,7 @@ struct OracleRuleTests {
         b.sample(2, at: (35, 50), setpoint: 30, measured: 30)
         #expect(Self.oracle().check(b.log).contains { $0.rule == .rest && $0.time == 2 })
         var c = LogBuilder()
-        c.sample(0, at: (35, 50), setpoint: 0, measured: 9)
+        c.sample(0, at: (35, 50), setpoint: 5, measured: 5)   // left over: not at rest
         c.arm(0.1)
         c.press(1, 30)
         c.release(2)

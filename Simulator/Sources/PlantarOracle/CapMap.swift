@@ -87,6 +87,31 @@ public struct CapMap: Sendable {
             }
         }
 
+        /// The least distance from this core to segment a–b, in closed form (exact).
+        func distance(toSegment a: DevicePoint, _ b: DevicePoint) -> Double {
+            let line = Core.segment(a, b)
+            switch self {
+            case .point(let c):
+                return line.distance(to: c)
+            case .segment(let c, let d):
+                if Self.segments(a, b, cross: c, d) { return 0 }
+                return min(self.distance(to: a), self.distance(to: b), line.distance(to: c), line.distance(to: d))
+            case .rect(let lo, let hi):
+                return line.distance(toRect: lo, hi)
+            }
+        }
+
+        /// Whether segments a–b and c–d cross or touch.
+        static func segments(_ a: DevicePoint, _ b: DevicePoint, cross c: DevicePoint, _ d: DevicePoint) -> Bool {
+            func orient(_ p: DevicePoint, _ q: DevicePoint, _ r: DevicePoint) -> Double {
+                (q.u - p.u) * (r.v - p.v) - (q.v - p.v) * (r.u - p.u)
+            }
+            let d1 = orient(c, d, a), d2 = orient(c, d, b), d3 = orient(a, b, c), d4 = orient(a, b, d)
+            if ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)) { return true }
+            // Collinear or touching cases are caught by the endpoint distances being zero.
+            return false
+        }
+
         /// Whether segment a–b meets the rectangle (Liang–Barsky clipping).
         static func segment(_ a: DevicePoint, _ b: DevicePoint, crosses lo: DevicePoint, _ hi: DevicePoint) -> Bool {
             var t0 = 0.0, t1 = 1.0
@@ -217,6 +242,8 @@ public struct CapMap: Sendable {
         func at(_ s: Double) -> DevicePoint { DevicePoint(u: a.u + (b.u - a.u) * s, v: a.v + (b.v - a.v) * s) }
         func d(_ s: Double) -> Double { core.distance(to: at(s)) }
         let limit = r + 1e-9
+        // Most pieces are nowhere near the segment: the exact distance rules them out at once.
+        guard core.distance(toSegment: a, b) <= limit else { return nil }
         var lo = 0.0, hi = 1.0
         for _ in 0..<80 {
             let m1 = lo + (hi - lo) / 3, m2 = hi - (hi - lo) / 3

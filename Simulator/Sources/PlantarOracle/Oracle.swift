@@ -54,9 +54,17 @@ public struct Oracle: Sendable {
     /// Every violation in the log, in time order.
     public func check(_ log: DeviceLog) -> [Violation] {
         var checker = Checker(oracle: self)
-        // Stable: at equal times the device's own order stands.
-        let records = log.records.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }
-        for (_, record) in records { checker.take(record) }
+        // In time order; stable, so at equal times the device's own order stands. A device
+        // log is already in order, and then it is not copied.
+        var ordered = true
+        var last = -Double.infinity
+        for r in log.records { if r.time < last { ordered = false; break }; last = r.time }
+        if ordered {
+            for record in log.records { checker.take(record) }
+        } else {
+            let records = log.records.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }
+            for (_, record) in records { checker.take(record) }
+        }
         checker.finish()
         return checker.violations.sorted { ($0.time, $0.rule) < ($1.time, $1.rule) }
     }
@@ -142,7 +150,9 @@ struct Checker {
 
     struct Stop { var time: Double; var deadline: Double; var why: String; var rule: SafetyRule }
 
-    var feet: [Foot: FootTrack] = [:]
+    var feet: [Foot: FootTrack] = [:] { didSet { anyGone = feet.values.contains { $0.goneSince != nil } } }
+    /// Whether some foot is gone after a pull-away (kept so most records skip the check).
+    var anyGone = false
     var nodeClass: [String: Sensitivity] = [:]
     var capFactorAll = 1.0
     var capFactorClass: [Sensitivity: Double] = [:]
@@ -180,14 +190,21 @@ struct Checker {
     }
 
     /// The class at a foot's node now: the swept segment during a move, the point otherwise.
-    func placeClass(_ track: FootTrack, channel: String) -> (Sensitivity, SafetyRule, String) {
-        if oracle.profile.kind == .zoned {
-            return (nodeClass[channel] ?? .high, .capOnNode, "node \(channel)")
-        }
-        if let m = track.move {
-            return (m.sensitivity, .capOnPath, "move \(m.from.placeText) → \(m.to.placeText)")
-        }
-        return (oracle.caps.sensitivity(at: track.position), .capByPlace, track.position.placeText)
+    func placeClass(_ track: FootTrack, channel: String) -> (Sensitivity, SafetyRule) {
+        if oracle.profile.kind == .zoned { return (nodeClass[channel] ?? .high, .capOnNode) }
+        if let m = track.move { return (m.sensitivity, .capOnPath) }
+        return (oracle.caps.sensitivity(at: track.position), .capByPlace)
+    }
+
+    /// Where, in words (only built for a violation).
+    func placeText(_ track: FootTrack, channel: String) -> String {
+        Self.placeText(oracle.profile.kind, track.position, track.move, channel)
+    }
+
+    static func placeText(_ kind: DeviceKind, _ position: DevicePoint, _ move: Move?, _ channel: String) -> String {
+        if kind == .zoned { return "node \(channel)" }
+        if let m = move { return "move \(m.from.placeText) → \(m.to.placeText)" }
+        return position.placeText
     }
 
     // MARK: Records
@@ -200,8 +217,8 @@ struct Checker {
             trigger(at: armTime + oracle.settings.autoOff, deadline: armTime + oracle.settings.autoOff + Oracle.hostReaction,
                     why: "auto-off after \(fixed(oracle.settings.autoOff, 0)) s", rule: .autoOff)
         }
-        for foot in feet.keys.sorted() {
-            if let gone = feet[foot]!.goneSince, armed, stop == nil, t >= gone + Oracle.pullAwayLimit {
+        for foot in Foot.allCases where anyGone {
+            if let gone = feet[foot]?.goneSince, armed, stop == nil, t >= gone + Oracle.pullAwayLimit {
                 trigger(at: gone + Oracle.pullAwayLimit, deadline: gone + Oracle.pullAwayLimit + Oracle.hostReaction,
                         why: "the \(foot.rawValue) foot did not return within 2 minutes", rule: .pullAway)
             }
@@ -404,10 +421,10 @@ struct Checker {
     }
 
     mutating func checkCap(_ track: FootTrack, foot: Foot, channel: String, setpoint: Double, at t: Double) {
-        let (s, rule, place) = placeClass(track, channel: channel)
+        let (s, rule) = placeClass(track, channel: channel)
         let cap = capKPa(s)
         if setpoint > cap + 1e-6 {
-            note(rule, t, foot, channel, place, setpoint, cap, "kPa", "setpoint above the \(s.rawValue) cap of the place")
+            note(rule, t, foot, channel, placeText(track, channel: channel), setpoint, cap, "kPa", "setpoint above the \(s.rawValue) cap of the place")
         }
     }
 
@@ -420,8 +437,10 @@ struct Checker {
         }
     }
 
+    /// At rest: nothing asked for and the ramp at zero, so the valve vents (what is left in
+    /// the bellows is venting; a slow valve may take seconds).
     static func atRest(_ ch: Channel) -> Bool {
-        ch.setpoint == 0 && ch.ramped == 0 && (ch.measured ?? 0) <= Oracle.pressedKPa
+        ch.setpoint == 0 && ch.ramped == 0
     }
 
     // MARK: Samples
@@ -448,19 +467,23 @@ struct Checker {
             ch.ramped = cs.rampKPa
             ch.measured = measured
             ch.sampledAt = t
-            let (cls, rule, place) = placeClass(track, channel: cs.channel)
+            let (cls, rule) = placeClass(track, channel: cs.channel)
             let cap = capKPa(cls)
+            let kind = oracle.profile.kind, position = track.position, move = track.move, name = cs.channel
+            func place() -> String { Self.placeText(kind, position, move, name) }
 
             // §1 setpoint against the place.
             if cs.setpointKPa > cap + 1e-6 {
-                note(rule, t, s.foot, cs.channel, place, cs.setpointKPa, cap, "kPa", "setpoint above the \(cls.rawValue) cap of the place")
+                note(rule, t, s.foot, cs.channel, place(), cs.setpointKPa, cap, "kPa", "setpoint above the \(cls.rawValue) cap of the place")
             }
             // §1 measured, with the settling allowance after a cap fell.
             let pointCap = oracle.profile.kind == .gantry ? capKPa(oracle.caps.sensitivity(at: track.position)) : cap
             ch.capHistory.append((t, pointCap))
             while ch.capHistory.count > 1 && ch.capHistory[1].0 <= t - oracle.settling { ch.capHistory.removeFirst() }
             if let m = measured {
-                let allowed = 1.1 * (ch.capHistory.map(\.1).max() ?? pointCap) + 2
+                var highest = pointCap
+                for (_, c) in ch.capHistory where c > highest { highest = c }
+                let allowed = 1.1 * highest + 2
                 if m > allowed + 1e-9 {
                     note(.measuredOverCap, t, s.foot, cs.channel, track.position.placeText, m, allowed, "kPa",
                          "measured above 1.1 × cap + 2 kPa after the settling allowance")
@@ -471,26 +494,26 @@ struct Checker {
                 let rate = (cs.rampKPa - previousRamped) / (t - previousAt)
                 let limit = oracle.profile.pressure.maxRampKPaPerS
                 if rate > limit * 1.01 + 0.01 / (t - previousAt) {
-                    note(.ramp, t, s.foot, cs.channel, place, rate, limit, "kPa/s", "the device's setpoint rose faster than max-ramp-kpa-s")
+                    note(.ramp, t, s.foot, cs.channel, place(), rate, limit, "kPa/s", "the device's setpoint rose faster than max-ramp-kpa-s")
                 }
             }
             let live = cs.setpointKPa > 0 || cs.rampKPa > 0
             // §5 stop and latch.
             if let st = stop, t >= st.deadline - 1e-9, live {
-                note(ch.pressedSince ? .latch : st.rule, t, s.foot, cs.channel, place, max(cs.setpointKPa, cs.rampKPa), 0, "kPa",
+                note(ch.pressedSince ? .latch : st.rule, t, s.foot, cs.channel, place(), max(cs.setpointKPa, cs.rampKPa), 0, "kPa",
                      ch.pressedSince ? "pressing again after the stop at \(fixed(st.time, 3)) s (\(st.why))"
                                      : "not released after the stop at \(fixed(st.time, 3)) s (\(st.why))")
             }
             // §6 pause.
             if let p = pausedSince, t >= p + Oracle.hostReaction - 1e-9, live, gonePause == nil {
-                note(.pause, t, s.foot, cs.channel, place, max(cs.setpointKPa, cs.rampKPa), 0, "kPa", "pressure during the pause since \(fixed(p, 3)) s")
+                note(.pause, t, s.foot, cs.channel, place(), max(cs.setpointKPa, cs.rampKPa), 0, "kPa", "pressure during the pause since \(fixed(p, 3)) s")
             }
             // §7 pull-away: the gone foot released within the ease window, every foot paused.
             if let gone = gonePause, live {
                 let own = track.goneSince != nil
                 let deadline = gone + (own ? Oracle.easeWindow : 0) + Oracle.hostReaction
                 if t >= deadline {
-                    note(.pullAway, t, s.foot, cs.channel, place, max(cs.setpointKPa, cs.rampKPa), 0, "kPa",
+                    note(.pullAway, t, s.foot, cs.channel, place(), max(cs.setpointKPa, cs.rampKPa), 0, "kPa",
                          own ? "the foot pulled away at \(fixed(gone, 3)) s is still pressed" : "the session did not pause for the foot that pulled away at \(fixed(gone, 3)) s")
                 }
             }
@@ -499,14 +522,14 @@ struct Checker {
                 let e = eases[i]
                 if t >= e.time + Oracle.hostReaction - 1e-9 && t <= e.time + Oracle.easeWindow + 1e-9 && previousAt.isFinite
                     && cs.rampKPa > previousRamped + 1e-6 {
-                    note(.easeRise, t, s.foot, cs.channel, place, cs.rampKPa, previousRamped, "kPa", "the setpoint rose within 300 ms of the ease at \(fixed(e.time, 3)) s")
+                    note(.easeRise, t, s.foot, cs.channel, place(), cs.rampKPa, previousRamped, "kPa", "the setpoint rose within 300 ms of the ease at \(fixed(e.time, 3)) s")
                 }
                 if t >= e.time + Oracle.easeWindow - 1e-9 && !eases[i].reliefChecked {
                     if let from = e.from[cs.channel], from > Oracle.pressedKPa {
                         let now = measured ?? cs.rampKPa
                         let limit = Oracle.easeRelief * from + Oracle.noiseKPa
                         if now > limit {
-                            note(.easeRelief, t, s.foot, cs.channel, place, now, limit, "kPa",
+                            note(.easeRelief, t, s.foot, cs.channel, place(), now, limit, "kPa",
                                  "not 40% below \(fixed(from, 1)) kPa within 300 ms of the ease at \(fixed(e.time, 3)) s")
                         }
                     }

@@ -29,6 +29,8 @@ public enum SafetyRun {
         public var log: DeviceLog
         public var violations: [Violation]
         public var report: SessionReport
+        /// Wall seconds the oracle took to check the log (the session's own cost aside).
+        public var oracleSeconds: Double
     }
 
     /// The oracle's view of a person's settings: the values they chose, nothing else.
@@ -78,9 +80,11 @@ public enum SafetyRun {
         let log = driver.deviceLog
         let oracle = Oracle(map: map, profile: device, footLengthMM: footLengthMM, settings: oracleSettings(settings),
                             routine: routineCommands(timeline), measuresPressure: driver.measuresPressure)
+        let checking = ContinuousClock.now
         let violations = oracle.check(log)
+        let oracleSeconds = (ContinuousClock.now - checking).seconds
         let report = SessionReport(trace: trace, violations: violations, sampleInterval: sampleInterval)
-        return Result(trace: trace, log: log, violations: violations, report: report)
+        return Result(trace: trace, log: log, violations: violations, report: report, oracleSeconds: oracleSeconds)
     }
 
     final class RunnerBox: Sendable {
