@@ -230,12 +230,13 @@ struct Checker {
         case .releaseAll(let t, let reason):
             trigger(at: t, deadline: t + Oracle.hostReaction, why: "release-all (\(reason))")
             armed = false
-            for foot in feet.keys { feet[foot]!.move = nil }
+            releasedByDevice()
         case .input(let t, let input):
             switch input {
             case .switchPress:
                 // The device releases itself (the reflex): the very next sample shows it.
                 trigger(at: t, deadline: t, why: "discomfort switch")
+                releasedByDevice()
             case .ease:
                 ease(at: t, feet: Array(feet.keys))
             case .sensorFault where oracle.measuresPressure:
@@ -255,6 +256,18 @@ struct Checker {
                 ease(at: t, feet: foot.map { [$0] } ?? Array(feet.keys))
             case .stop:
                 trigger(at: t, deadline: t + Oracle.hostReaction, why: "operator stop")
+            }
+        }
+    }
+
+    /// The device recorded that it put every output to rest (release-all, the switch's
+    /// reflex): until its next sample, that is what it holds. Motion halts too.
+    mutating func releasedByDevice() {
+        for foot in feet.keys {
+            feet[foot]!.move = nil
+            for ch in feet[foot]!.channels.keys {
+                feet[foot]!.channels[ch]!.setpoint = 0
+                feet[foot]!.channels[ch]!.ramped = 0
             }
         }
     }
