@@ -167,6 +167,8 @@ struct Checker {
     var autoOffDone = false
     /// Latched since (a stop trigger or a release-all): nothing may press until the next arm.
     var stop: Stop?
+    /// A stop the host must carry out, until its release-all reaches the device.
+    var mustRelease: Stop?
     var pausedSince: Double?
     var pausedTotal = 0.0
     /// After a resume: per foot and channel, the time before which the routine had it at rest.
@@ -223,19 +225,25 @@ struct Checker {
                         why: "the \(foot.rawValue) foot did not return within 2 minutes", rule: .pullAway)
             }
         }
+        if let m = mustRelease, t > m.deadline + 1e-9 {
+            mustRelease = nil
+            note(m.rule, m.deadline, nil, nil, "", t - m.time, Oracle.hostReaction, "s",
+                 "the session did not stop: no release-all reached the device within 100 ms of the stop at \(fixed(m.time, 3)) s (\(m.why))")
+        }
         switch record {
         case .sample(let s): sample(s)
         case .command(let c): command(c)
         case .arm(let t): arm(at: t)
         case .releaseAll(let t, let reason):
-            trigger(at: t, deadline: t + Oracle.hostReaction, why: "release-all (\(reason))")
+            mustRelease = nil
+            trigger(at: t, deadline: t + Oracle.hostReaction, why: "release-all (\(reason))", ends: false)
             armed = false
             releasedByDevice()
         case .input(let t, let input):
             switch input {
             case .switchPress:
                 // The device releases itself (the reflex): the very next sample shows it.
-                trigger(at: t, deadline: t, why: "discomfort switch")
+                trigger(at: t, deadline: t, why: "discomfort switch", ends: false)
                 releasedByDevice()
             case .ease:
                 ease(at: t, feet: Array(feet.keys))
@@ -274,6 +282,7 @@ struct Checker {
 
     mutating func arm(at t: Double) {
         armed = true
+        mustRelease = nil
         armTime = t
         sawCommandSinceArm = false
         autoOffDone = false
@@ -293,7 +302,10 @@ struct Checker {
     }
 
     /// A stop of any kind: latched from `time`; outputs must read zero from `deadline`.
-    mutating func trigger(at time: Double, deadline: Double, why: String, rule: SafetyRule = .stop) {
+    /// `ends`: the host must end the session, which reaches the device as a release-all by
+    /// the deadline (the switch's reflex and a release-all itself need none).
+    mutating func trigger(at time: Double, deadline: Double, why: String, rule: SafetyRule = .stop, ends: Bool = true) {
+        if ends && armed && mustRelease == nil { mustRelease = Stop(time: time, deadline: deadline, why: why, rule: rule) }
         if let s = stop, s.time <= time { return }
         stop = Stop(time: time, deadline: deadline, why: why, rule: rule)
         pausedSince = nil
@@ -584,6 +596,10 @@ struct Checker {
     }
 
     mutating func finish() {
+        if let m = mustRelease {
+            note(m.rule, m.deadline, nil, nil, "", 0, Oracle.hostReaction, "s",
+                 "the session did not stop: the log ends with no release-all after the stop at \(fixed(m.time, 3)) s (\(m.why))")
+        }
         for (foot, track) in feet where track.lastSample.isFinite {
             for (name, ch) in track.channels {
                 let resting = ch.setpoint == 0 && ch.ramped == 0
