@@ -78,8 +78,10 @@ public struct Violation: Sendable, Hashable, CustomStringConvertible {
             ? "\(Self.clock(time))–\(Self.clock(until)) (\(count)×)"
             : Self.clock(time)
         let who = [foot?.rawValue, channel].compactMap { $0 }.joined(separator: " ")
+        // Short times need milliseconds to be told apart from their limit.
+        let digits = unit == "s" && abs(limit) < 10 ? 3 : 1
         return "\(rule.rawValue) at \(when)\(who.isEmpty ? "" : " " + who)\(place.isEmpty ? "" : " at " + place): "
-            + "\(fixed(value, 1)) \(unit) against \(fixed(limit, 1)) \(unit): \(detail)"
+            + "\(fixed(value, digits)) \(unit) against \(fixed(limit, digits)) \(unit): \(detail)"
     }
 
     static func clock(_ seconds: Double) -> String {

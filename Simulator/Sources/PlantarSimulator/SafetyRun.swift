@@ -77,6 +77,8 @@ public enum SafetyRun {
         let runner = SessionRunner(timeline: timeline, driver: driver, clock: clock, settings: settings, options: options)
         box.runner.withLock { $0 = runner }
         let trace = await runner.run()
+        // The runner's options hold the closure that holds the box: break the cycle.
+        box.runner.withLock { $0 = nil }
         let log = driver.deviceLog
         let oracle = Oracle(map: map, profile: device, footLengthMM: footLengthMM, settings: oracleSettings(settings),
                             routine: routineCommands(timeline), measuresPressure: driver.measuresPressure)
