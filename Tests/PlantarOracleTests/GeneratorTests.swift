@@ -72,7 +72,7 @@ struct GeneratorTests {
           arguments: ["reference", "zoned"])
     func everyTechniqueOverEveryZone(profile: String) async {
         let device = profile == "reference" ? Shipped.reference : Shipped.zoned
-        let sessions = SafetyGenerators.everyTechniqueOverEveryZone(map: Self.map, device: device, seconds: 20)
+        let sessions = SafetyGenerators.everyTechniqueOverEveryZone(map: Self.map, device: device, seconds: 12)
             .filter(\.reducedSensation)
         let (ran, found) = await Self.check(sessions)
         #expect(ran >= 20, "only \(ran) of \(sessions.count) combinations compiled")
