@@ -510,7 +510,7 @@ struct Checker {
                 for (_, c) in ch.capHistory where c > highest { highest = c }
                 let allowed = 1.1 * highest + 2
                 if m > allowed + 1e-9 {
-                    note(.measuredOverCap, t, s.foot, cs.channel, track.position.placeText, m, allowed, "kPa",
+                    note(.measuredOverCap, t, s.foot, cs.channel, oracle.profile.kind == .zoned ? place() : track.position.placeText, m, allowed, "kPa",
                          "measured above 1.1 × cap + 2 kPa after the settling allowance")
                 }
             }
