@@ -171,6 +171,9 @@ struct Checker {
     var mustRelease: Stop?
     var pausedSince: Double?
     var pausedTotal = 0.0
+    /// The last resume: when, and whether it ended a pull-away's pause (for the wording).
+    var resumedAt = 0.0
+    var resumedAfterPullAway = false
     /// After a resume: per foot and channel, the time before which the routine had it at rest.
     var restUntil: [Foot: [String: Double]] = [:]
     var sampleInterval = 0.05
@@ -348,8 +351,10 @@ struct Checker {
     }
 
     /// Resume after `pausedFor`: what the routine had at rest stays at rest until its next press.
-    mutating func resume(at t: Double, pausedFor: Double) {
+    mutating func resume(at t: Double, pausedFor: Double, afterPullAway: Bool = false) {
         pausedSince = nil
+        resumedAfterPullAway = afterPullAway
+        resumedAt = t
         pausedTotal += max(0, pausedFor)
         let routineTime = t - armTime - pausedTotal
         restUntil = [:]
@@ -410,8 +415,10 @@ struct Checker {
                     note(.pause, t, c.foot, name, "", kPa, 0, "kPa", "pressure during the pause since \(fixed(p, 3)) s")
                 }
                 if let until = restUntil[c.foot]?[name], t < until {
-                    note(.resume, t, c.foot, name, "", kPa, 0, "kPa",
-                         "resume pressed a channel the routine had released (its next press is due at \(until.isFinite ? fixed(until + Oracle.routineSlack, 3) + " s" : "no time"))")
+                    let next = until.isFinite ? "its next press is due at \(fixed(until + Oracle.routineSlack, 3)) s" : "the routine never presses it again"
+                    note(.resume, t, c.foot, name, "", kPa, 0, "kPa", resumedAfterPullAway
+                         ? "pressed before the routine's time: the session should have paused while the foot was away, and the routine had this channel at rest at the return at \(fixed(resumedAt, 3)) s (\(next))"
+                         : "resume at \(fixed(resumedAt, 3)) s pressed a channel the routine had at rest (\(next))")
                 }
                 if let gone = pullAwayPause(), t > gone + Oracle.hostReaction {
                     note(.pullAway, t, c.foot, name, "", kPa, 0, "kPa", "pressure while a foot that pulled away is gone (since \(fixed(gone, 3)) s)")
@@ -589,7 +596,7 @@ struct Checker {
         if !track.present && s.present, let gone = track.goneSince {
             feet[s.foot]!.goneSince = nil
             if feet.values.allSatisfy({ $0.goneSince == nil }), let since = pausedSince {
-                resume(at: t, pausedFor: t - min(since, gone))
+                resume(at: t, pausedFor: t - min(since, gone), afterPullAway: true)
             }
         }
         feet[s.foot]!.present = s.present
