@@ -92,7 +92,7 @@ struct OracleRuleTests {
         let found = Self.oracle().check(hot.log).filter { $0.rule == .capByPlace }
         #expect(found.count == 1, "\(found)")
         #expect(found.first.map { abs($0.limit - Self.high) < 1e-9 && $0.value == 50 && $0.time == 1 } == true, "\(found)")
-        #expect(found.first?.place == "u=110.0 v=50.0")
+        #expect(found.first?.place == "u=110.0 v=50.0 (arch high)")
     }
 
     @Test("a setpoint held through a move is capped by the lowest cap on the swept segment")

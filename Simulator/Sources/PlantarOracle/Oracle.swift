@@ -203,13 +203,15 @@ struct Checker {
 
     /// Where, in words (only built for a violation).
     func placeText(_ track: FootTrack, channel: String) -> String {
-        Self.placeText(oracle.profile.kind, track.position, track.move, channel)
+        Self.placeText(oracle.profile.kind, track.position, track.move, channel, oracle.caps)
     }
 
-    static func placeText(_ kind: DeviceKind, _ position: DevicePoint, _ move: Move?, _ channel: String) -> String {
+    /// The place and the regions there, e.g. `u=74.9 v=0.0 (spine-lumbar high, spine-sacral low)`.
+    static func placeText(_ kind: DeviceKind, _ position: DevicePoint, _ move: Move?, _ channel: String, _ caps: CapMap) -> String {
         if kind == .zoned { return "node \(channel)" }
         if let m = move { return "move \(m.from.placeText) → \(m.to.placeText)" }
-        return position.placeText
+        let zones = caps.zones(at: position).map { "\($0.zone) \($0.sensitivity.rawValue)" }
+        return position.placeText + " (" + (zones.isEmpty ? "no zone" : zones.joined(separator: ", ")) + ")"
     }
 
     // MARK: Records
@@ -502,7 +504,8 @@ struct Checker {
             let (cls, rule) = placeClass(track, channel: cs.channel)
             let cap = capKPa(cls)
             let kind = oracle.profile.kind, position = track.position, move = track.move, name = cs.channel
-            func place() -> String { Self.placeText(kind, position, move, name) }
+            let caps = oracle.caps
+            func place() -> String { Self.placeText(kind, position, move, name, caps) }
 
             // §1 setpoint against the place.
             if cs.setpointKPa > cap + 1e-6 {
@@ -517,7 +520,7 @@ struct Checker {
                 for (_, c) in ch.capHistory where c > highest { highest = c }
                 let allowed = 1.1 * highest + 2
                 if m > allowed + 1e-9 {
-                    note(.measuredOverCap, t, s.foot, cs.channel, oracle.profile.kind == .zoned ? place() : track.position.placeText, m, allowed, "kPa",
+                    note(.measuredOverCap, t, s.foot, cs.channel, Self.placeText(kind, position, nil, name, caps), m, allowed, "kPa",
                          "measured above 1.1 × cap + 2 kPa after the settling allowance")
                 }
             }
