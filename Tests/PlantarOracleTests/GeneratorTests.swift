@@ -12,7 +12,10 @@ import Testing
 /// own ramp level, so most generators find real violations. They are marked with
 /// `withKnownIssue` until the governor's cap field lands; then the marks come off (a known
 /// issue that stops happening fails the test, so the mark cannot be forgotten).
-@Suite("adversarial generators checked by the oracle")
+// Serialized, and yielding between sessions: the generators are CPU-bound on the shared
+// cooperative pool (two threads here), and the serial end-to-end tests beside them must get a
+// thread within their 250 ms lease.
+@Suite("adversarial generators checked by the oracle", .serialized)
 struct GeneratorTests {
     static let map = Shipped.map
     static let reason: Comment = "issue 10: the governor does not cap by place yet (needs its cap field)"
@@ -22,6 +25,7 @@ struct GeneratorTests {
         var ran = 0
         var found: [(String, Violation)] = []
         for s in sessions {
+            await Task.yield()
             let outcome = await SafetyGenerators.run(s, map: map)
             guard let v = outcome.violations else { continue }
             ran += 1

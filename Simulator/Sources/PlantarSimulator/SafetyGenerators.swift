@@ -225,6 +225,8 @@ public enum SafetyGenerators {
         var run = GovernorRun()
         var g = SplitMix64(seed: seed)
         for _ in 0..<sequences {
+            // CPU-bound on the shared pool: let other tasks in between sequences.
+            await Task.yield()
             let p = people[Int(g.next() % UInt64(people.count))]
             var settings = GovernorSettings.standard(for: device)
             settings.sensitivityFactor = p.sensitivity
