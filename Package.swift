@@ -37,12 +37,16 @@ let package = Package(
             name: "PlantarConfig",
             dependencies: ["PlantarCore", .product(name: "Yams", package: "Yams")]
         ),
-        .target(name: "PlantarSession", dependencies: ["PlantarCore"]),
+        // The independent safety oracle (issue 10): plain PlantarCore data in, violations out.
+        // It must never use the governor or the compiler (Tests/PlantarOracleTests checks its
+        // sources for their names); the simulator records the device log it reads.
+        .target(name: "PlantarOracle", dependencies: ["PlantarCore"], path: "Simulator/Sources/PlantarOracle"),
+        .target(name: "PlantarSession", dependencies: ["PlantarCore", "PlantarOracle"]),
         .target(name: "PlantarWire", dependencies: ["PlantarCore"]),
         .target(name: "PlantarDrivers", dependencies: ["PlantarCore", "PlantarWire", "CGPIOD"]),
         .target(
             name: "PlantarSimulator",
-            dependencies: ["PlantarCore", "PlantarSession", "PlantarWire"],
+            dependencies: ["PlantarCore", "PlantarSession", "PlantarWire", "PlantarOracle"],
             path: "Simulator/Sources/PlantarSimulator"
         ),
         .executableTarget(
@@ -54,7 +58,7 @@ let package = Package(
             name: "PlantarCLI",
             dependencies: [
                 "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers",
-                "PlantarAPI",
+                "PlantarAPI", "PlantarOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,7 +86,7 @@ let package = Package(
             name: "plantar-bench",
             dependencies: [
                 "PlantarCore", "PlantarConfig", "PlantarSession", "PlantarSimulator", "PlantarDrivers", "PlantarWire",
-                "PlantarAPI",
+                "PlantarAPI", "PlantarOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,10 +99,14 @@ let package = Package(
         ),
         .testTarget(
             name: "PlantarSessionTests",
-            dependencies: ["PlantarSession", "PlantarSimulator", "PlantarConfig",
+            dependencies: ["PlantarSession", "PlantarSimulator", "PlantarConfig", "PlantarOracle",
                            .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "PlantarSimulatorTests", dependencies: ["PlantarSimulator", "PlantarConfig"]),
+        .testTarget(
+            name: "PlantarOracleTests",
+            dependencies: ["PlantarOracle", "PlantarSimulator", "PlantarSession", "PlantarConfig", "PlantarCore"]
+        ),
         .testTarget(name: "PlantarConfigTests", dependencies: ["PlantarConfig"]),
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
         .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarOracle
 import PlantarSession
 import PlantarSimulator
 
@@ -37,6 +38,10 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Write a picture of the session (pressure over time, node path over the foot) as SVG.")
     var svg: String?
 
+    @Option(name: .customLong("device-log"),
+            help: "Write what the simulated device itself recorded (samples, commands as received, arm and release events) as JSON Lines (docs/safety.md).")
+    var deviceLog: String?
+
     func run() async throws {
         try await reportingFailures {
             var script: [ScriptedEvent] = []
@@ -46,19 +51,20 @@ struct Simulate: AsyncParsableCommand {
             let bench = Workbench()
             let (_, device, timeline, map) = try bench.compile(program, choices)
             let settings = choices.governorSettings(for: device, map: map)
-            let driver = SimulatedDriver(profile: device, script: script, seed: seed, noise: noise)
-            var options = RunnerOptions()
-            options.sampleInterval = .milliseconds(100)
-            let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(), settings: settings, options: options)
-            let sessionTrace = await runner.run()
-            let report = SessionReport(trace: sessionTrace, applied: driver.applied, settings: settings,
-                                       sampleInterval: options.sampleInterval)
+            // The safety verdict is the independent oracle's, on the device's own log.
+            let run = await SafetyRun.run(timeline: timeline, map: map, device: device,
+                                          footLengthMM: choices.compileOptions().footSize.lengthMM, settings: settings,
+                                          script: script, seed: seed, noise: noise, sampleInterval: .milliseconds(100))
+            let sessionTrace = run.trace
+            let report = run.report
 
             if let trace {
                 try write(TraceCSV.render(sessionTrace), to: trace)
             }
+            if let deviceLog {
+                try write(run.log.jsonLines(), to: deviceLog)
+            }
             if let svg {
-                let map = try bench.library.loadFootMap()
                 let geometry = FootGeometry(map: map, size: choices.compileOptions().footSize, device: device)
                 try write(TraceSVG.render(sessionTrace, geometry: geometry, feet: []), to: svg)
             }
@@ -87,6 +93,11 @@ struct Simulate: AsyncParsableCommand {
 struct ReportDocument: Encodable {
     struct Zone: Encodable { var zone: String; var seconds: Double; var peakKPa: Double }
     struct Event: Encodable { var timeSeconds: Double; var kind: String; var foot: String?; var detail: String }
+    struct Group: Encodable { var firstSeconds: Double; var lastSeconds: Double; var count: Int; var kind: String; var foot: String?; var detail: String }
+    struct Broken: Encodable {
+        var rule: String; var timeSeconds: Double; var untilSeconds: Double; var count: Int
+        var foot: String?; var channel: String?; var place: String; var value: Double; var limit: Double; var unit: String; var detail: String
+    }
 
     var routine: String
     var device: String
@@ -95,7 +106,11 @@ struct ReportDocument: Encodable {
     var finalState: String
     var zones: [Zone]
     var interventions: [Event]
+    /// The same, repeated ones coalesced with a count and a time span.
+    var interventionGroups: [Group]
     var violations: [String]
+    /// The oracle's violations with their fields.
+    var safetyViolations: [Broken]
 
     init(_ r: SessionReport, timeline: Timeline) {
         routine = timeline.routine
@@ -105,6 +120,17 @@ struct ReportDocument: Encodable {
         finalState = r.finalState
         zones = r.zones.map { Zone(zone: $0.zone, seconds: $0.seconds, peakKPa: $0.peakKPa) }
         interventions = r.interventions.map { Event(timeSeconds: $0.time.seconds, kind: $0.kind.rawValue, foot: $0.foot?.rawValue, detail: $0.detail) }
+        interventionGroups = r.interventionGroups.map {
+            Group(firstSeconds: $0.first.seconds, lastSeconds: $0.last.seconds, count: $0.count, kind: $0.kind.rawValue,
+                  foot: $0.foot?.rawValue, detail: $0.detail)
+        }
         violations = r.violations
+        // JSON has no infinity: a non-finite value (a runaway command) is written as the largest double.
+        func finite(_ x: Double) -> Double { x.isFinite ? x : (x < 0 ? -Double.greatestFiniteMagnitude : Double.greatestFiniteMagnitude) }
+        safetyViolations = r.safetyViolations.map {
+            Broken(rule: $0.rule.rawValue, timeSeconds: finite($0.time), untilSeconds: finite($0.until), count: $0.count,
+                   foot: $0.foot?.rawValue, channel: $0.channel, place: $0.place, value: finite($0.value), limit: finite($0.limit),
+                   unit: $0.unit, detail: $0.detail)
+        }
     }
 }

@@ -1,7 +1,8 @@
 import PlantarCore
+import PlantarOracle
 
-/// A summary of a finished session and the safety invariants checked against what the
-/// device was actually told and what it measured.
+/// A summary of a finished session and the safety invariants, as the independent oracle
+/// (`PlantarOracle`) found them in the device's own log.
 public struct SessionReport: Sendable {
     public struct ZoneSummary: Sendable, Hashable {
         public var zone: String
@@ -15,8 +16,10 @@ public struct SessionReport: Sendable {
     public var finalState: String
     public var zones: [ZoneSummary]
     public var interventions: [Intervention]
-    /// Broken safety invariants; empty when the session was safe.
-    public var violations: [String]
+    /// Broken safety invariants as the oracle reported them; empty when the session was safe.
+    public var safetyViolations: [Violation]
+    /// The same, as text lines.
+    public var violations: [String] { safetyViolations.map(\.description) }
 
     /// Commands the device received, as recorded by the driver.
     public struct AppliedCommand: Sendable, Hashable {
@@ -30,10 +33,9 @@ public struct SessionReport: Sendable {
         }
     }
 
-    /// Summarizes `trace` and checks it: nothing above the highest cap in force reached the
-    /// device, no raising ramp above the device's limit, nothing pressed after a stop or
-    /// fault, every output at rest at the end, the session within auto-off.
-    public init(trace: SessionTrace, applied: [AppliedCommand], settings: GovernorSettings, sampleInterval: Duration) {
+    /// Summarizes `trace`; `violations` is what the oracle found in the device's log (the
+    /// report never judges safety itself: the trace is the session's own view).
+    public init(trace: SessionTrace, violations: [Violation], sampleInterval: Duration) {
         duration = trace.samples.last?.time ?? .zero
         finalState = trace.finalState
         interventions = trace.interventions
@@ -44,40 +46,45 @@ public struct SessionReport: Sendable {
             peaks[s.zone] = max(peaks[s.zone] ?? 0, s.measuredKPa ?? 0)
         }
         zones = seconds.keys.sorted().map { ZoneSummary(zone: $0, seconds: seconds[$0]!, peakKPa: peaks[$0] ?? 0) }
+        safetyViolations = violations
+    }
 
-        var problems: [String] = []
-        let fresh = Governor(settings: settings)
-        let highestCap = Sensitivity.allCases.map { fresh.cap(for: $0) }.max() ?? 0
-        let stopAt = trace.interventions.first { [.switchStop, .operatorStop, .escalatedStop, .fault, .autoOff].contains($0.kind) }?.time
-        var last: [Foot: [String: Double]] = [:]
-        for a in applied {
-            if case .release(let channel) = a.command { last[a.foot, default: [:]][channel] = 0 }
-            guard case .pressure(let channel, let kPa, let ramp) = a.command else { continue }
-            let raising = kPa > last[a.foot]?[channel] ?? 0
-            last[a.foot, default: [:]][channel] = kPa
-            if kPa > highestCap + 1e-9 {
-                problems.append("\(clockText(a.time, millis: true)): \(fixed(kPa, 1)) kPa sent to the \(a.foot.rawValue) foot, above every cap (\(fixed(highestCap, 1)) kPa)")
-            }
-            if raising && ramp > settings.maxRampKPaPerS + 1e-9 {
-                problems.append("\(clockText(a.time, millis: true)): ramp \(fixed(ramp, 1)) kPa/s above the device limit \(fixed(settings.maxRampKPaPerS, 1))")
-            }
-            if let stopAt, a.time > stopAt, kPa > 0 {
-                problems.append("\(clockText(a.time, millis: true)): pressure \(fixed(kPa, 1)) kPa sent after the stop at \(clockText(stopAt, millis: true))")
+    /// Repeated interventions of one kind on one foot with the same detail, as one line.
+    public struct InterventionGroup: Sendable, Hashable, CustomStringConvertible {
+        public var kind: Intervention.Kind
+        public var foot: Foot?
+        public var detail: String
+        public var count: Int
+        public var first: Duration
+        public var last: Duration
+
+        public var description: String {
+            let side = foot.map { " (\($0.rawValue))" } ?? ""
+            if count == 1 { return "\(clockText(first, millis: true)) \(kind.rawValue)\(side): \(detail)" }
+            return "\(clockText(first, millis: true))–\(clockText(last, millis: true)) \(kind.rawValue)\(side) ×\(count): \(detail)"
+        }
+    }
+
+    /// `interventions` coalesced (docs/safety.md §7): one group per kind, foot and detail, in
+    /// the order each first happened.
+    public var interventionGroups: [InterventionGroup] { Self.coalesce(interventions) }
+
+    public static func coalesce(_ interventions: [Intervention]) -> [InterventionGroup] {
+        struct Key: Hashable { var kind: Intervention.Kind; var foot: Foot?; var detail: String }
+        var index: [Key: Int] = [:]
+        var groups: [InterventionGroup] = []
+        for i in interventions {
+            let key = Key(kind: i.kind, foot: i.foot, detail: i.detail)
+            if let at = index[key] {
+                groups[at].count += 1
+                groups[at].first = min(groups[at].first, i.time)
+                groups[at].last = max(groups[at].last, i.time)
+            } else {
+                index[key] = groups.count
+                groups.append(InterventionGroup(kind: i.kind, foot: i.foot, detail: i.detail, count: 1, first: i.time, last: i.time))
             }
         }
-        for s in trace.samples {
-            if let m = s.measuredKPa, m > highestCap * 1.1 + 2 {
-                problems.append("\(clockText(s.time, millis: true)): measured \(fixed(m, 1)) kPa on the \(s.foot.rawValue) foot, above every cap")
-                break
-            }
-        }
-        if let last = trace.samples.last, (trace.samples.filter { $0.time == last.time }.contains { ($0.measuredKPa ?? 0) > 1 }) {
-            problems.append("the device was not at rest at the end of the trace")
-        }
-        if let endOfWork = trace.samples.last(where: { $0.setpointKPa > 0 })?.time, endOfWork > settings.limits.autoOff {
-            problems.append("pressing went on past auto-off (\(clockText(endOfWork)) > \(clockText(settings.limits.autoOff)))")
-        }
-        violations = problems
+        return groups
     }
 
     /// The report as people read it.
@@ -90,13 +97,18 @@ public struct SessionReport: Sendable {
         for z in zones {
             lines.append("  " + z.zone + String(repeating: " ", count: width - z.zone.count) + "  " + fixed(z.seconds, 1) + " s  " + fixed(z.peakKPa, 1) + " kPa")
         }
-        lines.append("interventions: \(interventions.isEmpty ? "none" : String(interventions.count))")
-        for i in interventions { lines.append("  " + i.description) }
+        let groups = interventionGroups
+        lines.append("interventions: \(interventions.isEmpty ? "none" : String(interventions.count))"
+            + (groups.count < interventions.count ? " (\(groups.count) distinct)" : ""))
+        for g in groups { lines.append("  " + g.description) }
         if violations.isEmpty {
             lines.append("safety invariants: all held")
         } else {
-            lines.append("SAFETY INVARIANTS VIOLATED: \(violations.count)")
-            for v in violations { lines.append("  " + v) }
+            var byRule: [SafetyRule: Int] = [:]
+            for v in safetyViolations { byRule[v.rule, default: 0] += 1 }
+            lines.append("SAFETY INVARIANTS VIOLATED: \(safetyViolations.count) ("
+                + byRule.keys.sorted().map { "\($0.rawValue) \(byRule[$0]!)" }.joined(separator: ", ") + ")")
+            for v in safetyViolations { lines.append("  " + v.description) }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarOracle
 import PlantarSession
 import PlantarSimulator
 
@@ -11,7 +12,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plantar-bench",
         abstract: "Benchmarks for Plantar; figures go to BENCHMARKS.md.",
-        subcommands: [SimulationSpeed.self, StopLatency.self, SerialLatency.self, DaemonBench.self, FloodCommand.self])
+        subcommands: [SimulationSpeed.self, StopLatency.self, SerialLatency.self, DaemonBench.self, FloodCommand.self,
+                      SafetySoak.self])
 }
 
 /// CPU time of the whole process so far (seconds).
@@ -46,6 +48,8 @@ struct SimulationSpeed: AsyncParsableCommand {
     @Option(help: "Runs per profile.") var runs = 20
     @Option(help: "Telemetry the simulated device reports (Hz).") var telemetryRate = 20.0
     @Option(help: "Trace sample interval (ms); 0 for no trace.") var sampleMs = 100
+    @Flag(help: "Have the simulated device keep its log for the oracle (what plantar simulate does).") var deviceLog = false
+    @Flag(help: "Also check each run with the independent oracle (implies --device-log).") var oracle = false
 
     func run() async throws {
         let library = ConfigLibrary.standard()
@@ -61,12 +65,18 @@ struct SimulationSpeed: AsyncParsableCommand {
                 let (routine, _) = try library.loadRoutine("back-pain", map: map)
                 let device = try library.loadDevice(profile)
                 let timeline = try Compiler.compile(routine, map: map, device: device)
-                let driver = SimulatedDriver(profile: device, telemetryRate: telemetryRate)
+                let driver = SimulatedDriver(profile: device, telemetryRate: telemetryRate, recordsDeviceLog: deviceLog || oracle)
                 var options = RunnerOptions()
                 options.sampleInterval = .milliseconds(sampleMs)
                 let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(),
                                            settings: GovernorSettings.standard(for: device, map: map), options: options)
                 let trace = await runner.run()
+                if oracle {
+                    let settings = GovernorSettings.standard(for: device, map: map)
+                    _ = Oracle(map: map, profile: device, footLengthMM: FootSize.standard.lengthMM,
+                               settings: SafetyRun.oracleSettings(settings), routine: SafetyRun.routineCommands(timeline),
+                               measuresPressure: driver.measuresPressure).check(driver.deviceLog)
+                }
                 walls.append(start.duration(to: clock.now).seconds)
                 cpus.append(processCPUSeconds() - cpuStart)
                 simulated = trace.samples.last?.time.seconds ?? 0

@@ -10,6 +10,7 @@ struct SimulateCommandTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let csv = folder.appendingPathComponent("trace.csv"), svg = folder.appendingPathComponent("trace.svg")
         let run = try Plantar.run(["simulate", "back-pain", "--event", "switch@2m", "--json", "--trace", csv.path, "--svg", svg.path])
+        #expect(run.status == 0 || run.status == 2, "\(run)")
         #expect(run.status == 0, "\(run)")
         let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
         #expect((report["finalState"] as? String)?.hasPrefix("stopped") == true, "\(run)")
@@ -28,6 +29,32 @@ struct SimulateCommandTests {
         #expect(try String(contentsOf: svg, encoding: .utf8).hasPrefix("<svg") || (try String(contentsOf: svg, encoding: .utf8)).contains("<svg"))
     }
 
+    /// The device's own log, as docs/safety.md describes it: JSON Lines, armed first, samples
+    /// per foot with their channels, commands as received, and the release at the end.
+    @Test func simulateWritesTheDeviceLog() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plantar-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("device.jsonl")
+        let run = try Plantar.run(["simulate", "back-pain", "--feet", "right", "--event", "switch@40s", "--device-log", file.path])
+        #expect(run.status == 0 || run.status == 2, "\(run)")
+        #expect(run.stdout.contains("safety invariants") || run.stdout.contains("SAFETY INVARIANTS"), "\(run)")
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(records.first?["event"] as? String == "arm")
+        let events = Set(records.compactMap { $0["event"] as? String })
+        #expect(events.isSuperset(of: ["arm", "sample", "command", "input", "release-all"]), "\(events)")
+        let sample = try #require(records.first { $0["event"] as? String == "sample" })
+        let channel = try #require((sample["channels"] as? [[String: Any]])?.first)
+        #expect(Set(channel.keys).isSuperset(of: ["channel", "setpoint", "ramped", "measured", "vent"]))
+        #expect(records.contains { $0["event"] as? String == "input" && $0["input"] as? String == "switch" && ($0["t"] as? Double) == 40 })
+        // Nothing is pressed after the switch: every later sample's setpoints are zero. (The
+        // sample stamped 40.000 was taken a hair before it; times are rounded to the ms.)
+        let after = records.filter { $0["event"] as? String == "sample" && (($0["t"] as? Double) ?? 0) > 40 }
+        #expect(!after.isEmpty)
+        #expect(after.allSatisfy { (($0["channels"] as? [[String: Any]]) ?? []).allSatisfy { ($0["setpoint"] as? Double) == 0 } })
+    }
+
     @Test func simulateRejectsABadEventWithOneLine() throws {
         let run = try Plantar.run(["simulate", "back-pain", "--event", "sneeze@2m"])
         #expect(run.status == 1, "\(run)")
@@ -39,6 +66,7 @@ struct SimulateCommandTests {
     @Test func simulateIsDeterministic() throws {
         let a = try Plantar.run(["simulate", "back-pain", "--event", "pullaway@3m", "--event", "return@3m5s", "--noise", "--seed", "7", "--json"])
         let b = try Plantar.run(["simulate", "back-pain", "--event", "pullaway@3m", "--event", "return@3m5s", "--noise", "--seed", "7", "--json"])
+        #expect(a.status == 0 || a.status == 2, "\(a)")
         #expect(a.status == 0, "\(a)")
         #expect(a.stdout == b.stdout)
         #expect(a.stdout.contains("ease-off"))

@@ -1,6 +1,7 @@
 import Foundation
 import PlantarConfig
 import PlantarCore
+import PlantarOracle
 import PlantarSession
 import PlantarSimulator
 
@@ -27,12 +28,15 @@ enum Fixtures {
     static func simulate(_ device: DeviceProfile = reference, events: [String] = [], timeline: Timeline? = nil,
                          settings: GovernorSettings? = nil) async -> (SessionTrace, SimulatedDriver, SessionReport) {
         let script = events.map { try! ScriptedEvent.parse($0) }
-        let driver = SimulatedDriver(profile: device, script: script)
+        let driver = SimulatedDriver(profile: device, script: script, recordsDeviceLog: true)
         let settings = settings ?? GovernorSettings.standard(for: device, map: map)
-        let runner = SessionRunner(timeline: timeline ?? Self.timeline(device), driver: driver, clock: VirtualClock(),
-                                   settings: settings)
+        let timeline = timeline ?? Self.timeline(device)
+        let runner = SessionRunner(timeline: timeline, driver: driver, clock: VirtualClock(), settings: settings)
         let trace = await runner.run()
-        let report = SessionReport(trace: trace, applied: driver.applied, settings: settings, sampleInterval: .milliseconds(100))
+        // The verdict is the independent oracle's, on the device's own log.
+        let oracle = Oracle(map: map, profile: device, footLengthMM: FootSize.standard.lengthMM,
+                            settings: SafetyRun.oracleSettings(settings), routine: SafetyRun.routineCommands(timeline))
+        let report = SessionReport(trace: trace, violations: oracle.check(driver.deviceLog), sampleInterval: .milliseconds(100))
         return (trace, driver, report)
     }
 }

@@ -59,6 +59,9 @@ struct SessionPropertyTests {
         var g = Generator(state: 0x5EED)
         var ran = 0
         for _ in 0..<Self.cases {
+            // Each case is CPU-bound (a session and the oracle's check): let the pool's other
+            // tasks in between, the serial tests' leases among them.
+            await Task.yield()
             let routine = Self.routine(&g)
             let device = g.pick([Fixtures.reference, Fixtures.zoned])
             let options = CompileOptions(parameters: ["intensity": String(g.int(1...5))], footSize: FootSize(lengthMM: Double(g.int(230...285))))
@@ -74,6 +77,7 @@ struct SessionPropertyTests {
             settings.reducedSensation = g.int(0...3) == 0
             let (trace, driver, report) = await Fixtures.simulate(device, events: events, timeline: timeline, settings: settings)
             let context = "routine \(routine.steps.map { "\($0.technique.rawValue)/\($0.zone)" }) on \(device.name), events \(events)"
+            // Intermittent: some random routines hold every rule already, most break a cap by place.
             #expect(report.violations.isEmpty, "\(context): \(report.violations)")
 
             // Nothing pressing after a switch stop, a fault or auto-off, until the end.

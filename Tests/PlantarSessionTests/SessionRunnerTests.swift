@@ -170,9 +170,14 @@ struct ReflexUnderLoadTests {
             }
         }
         // The switch is read on its own thread, as the GPIO driver's event thread reads it.
-        let (releasedAtOnce, sessionTurnsDuringPress) = await withCheckedContinuation { continuation in
+        let (releasedAtOnce, sessionTurnsDuringPress, hogged) = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                while flags.spinning.load(ordering: .relaxed) < hogs {}
+                // Wait for every hog, but not forever: a pool thread that another suite blocks
+                // (a synchronous socket read in the daemon's tests) never frees, and waiting for
+                // it deadlocked the whole run (the one hog spinning starved that suite too).
+                let deadline = ContinuousClock.now + .seconds(10)
+                while flags.spinning.load(ordering: .relaxed) < hogs && ContinuousClock.now < deadline {}
+                let hogged = flags.spinning.load(ordering: .relaxed) >= hogs
                 let before = runner.status.elapsed
                 driver.press(.switchPress)
                 // Checked immediately: no await, no waiting for the loop.
@@ -181,12 +186,15 @@ struct ReflexUnderLoadTests {
                     && model.switchPressed
                 let after = runner.status.elapsed
                 flags.done.store(true, ordering: .relaxed)
-                continuation.resume(returning: (released, after != before))
+                continuation.resume(returning: (released, after != before, hogged))
             }
         }
         for hog in hogTasks { await hog.value }
         #expect(releasedAtOnce)
-        #expect(!sessionTurnsDuringPress, "the session loop ran while the pool was hogged; the test proves less than it says")
+        // Only a fully hogged pool proves the loop could not run; the release holds either way.
+        if hogged {
+            #expect(!sessionTurnsDuringPress, "the session loop ran while the pool was hogged; the test proves less than it says")
+        }
         let trace = await session.value
         #expect(trace.finalState.hasPrefix("stopped"))
         #expect(trace.interventions.contains { $0.kind == .switchStop })

@@ -310,6 +310,28 @@ private func parseXML(_ text: String) -> (TextCollector, Bool, String) {
         #expect(text.contains("switch-stop") && text.contains("final state: stopped"))
     }
 
+    /// Hundreds of identical refusals (a foot off the device) are one marker with a count,
+    /// in the picture and in the text report; different ones stay apart.
+    @Test func repeatedInterventionsAreCoalesced() throws {
+        let (timeline, geometry) = try compiledBackPain()
+        var items = (0..<300).map {
+            Intervention(time: .milliseconds(180_000 + 500 * Int64($0)), kind: .blocked, foot: .right,
+                         detail: "pressure node refused: the right foot is not on the device")
+        }
+        items.append(Intervention(time: .seconds(400), kind: .blocked, foot: .right, detail: "something else"))
+        let trace = syntheticTrace(timeline, interventions: items)
+        let (xml, ok, error) = parseXML(TraceSVG.render(trace, geometry: geometry, feet: [.right]))
+        #expect(ok, "not well-formed XML: \(error)")
+        #expect(xml.classes.filter { $0 == "intervention" }.count == 2)
+        #expect(xml.texts.contains { $0.contains("blocked ×300") })
+
+        let report = SessionReport(trace: trace, violations: [], sampleInterval: .milliseconds(100))
+        let lines = report.text().split(separator: "\n").filter { $0.contains("blocked") }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.first.map { $0.contains("3:00.000–5:29.500") && $0.contains("×300") } == true, "\(lines)")
+        #expect(report.text().contains("interventions: 301 (2 distinct)"))
+    }
+
     @Test func textIsEscaped() throws {
         let (timeline, geometry) = try compiledBackPain()
         let trace = syntheticTrace(timeline, interventions: [

@@ -1,5 +1,6 @@
 import Foundation
 import PlantarCore
+import PlantarOracle
 
 /// The physics of a device described by a profile: what its actuators and sensors would do.
 ///
@@ -82,6 +83,25 @@ public struct DeviceModel: Sendable {
     }
 
     func slot(_ foot: Foot) -> Int? { footOrder.firstIndex(of: foot) }
+
+    /// Where a foot's node is now (home for an unknown foot).
+    public func position(of foot: Foot) -> DevicePoint { slot(foot).map { physics[$0].position } ?? .home }
+
+    /// What the device records of one foot at a telemetry instant: the sensor readings just
+    /// taken (`telemetry`, so noise is drawn once) beside each channel's target, ramp and valve.
+    func logSample(_ telemetry: Telemetry, at time: Double) -> DeviceLog.Sample {
+        guard let f = slot(telemetry.foot) else {
+            return DeviceLog.Sample(time: time, foot: telemetry.foot, position: .home, present: false, channels: [])
+        }
+        var channels: [DeviceLog.ChannelSample] = []
+        channels.reserveCapacity(channelNames.count)
+        for (i, c) in physics[f].channels.enumerated() {
+            channels.append(DeviceLog.ChannelSample(channel: channelNames[i], setpointKPa: c.target, rampKPa: c.reference,
+                                                    measuredKPa: telemetry.pressureKPa?[channelNames[i]], venting: c.venting))
+        }
+        return DeviceLog.Sample(time: time, foot: telemetry.foot, position: telemetry.position, present: telemetry.footPresent,
+                                channels: channels)
+    }
 
     // MARK: Commands
 

@@ -1,4 +1,5 @@
 import PlantarCore
+import PlantarOracle
 import PlantarSession
 import Synchronization
 
@@ -23,30 +24,56 @@ public final class SimulatedDriver: DeviceDriver {
         var reflexReleaseAt: Duration?
         /// Every command the device accepted, for audits.
         var applied: [SessionReport.AppliedCommand] = []
+        /// The device's own record for the oracle; nil unless asked for (it costs a sample
+        /// per foot per telemetry instant).
+        var log: [DeviceLog.Record]?
     }
 
     private let state: Mutex<State>
 
-    /// - Parameter telemetryRate: 20 Hz by default: one sample per session-loop turn.
+    /// - Parameters:
+    ///   - telemetryRate: 20 Hz by default: one sample per session-loop turn.
+    ///   - recordsDeviceLog: keep the device's own log (`deviceLog`) for the oracle.
     public init(profile: DeviceProfile, script: [ScriptedEvent] = [], seed: UInt64 = 1, noise: Bool = false,
-                telemetryRate: Double = 20) {
+                telemetryRate: Double = 20, recordsDeviceLog: Bool = false) {
         self.profile = profile
         self.telemetryRate = min(telemetryRate, profile.pressure.sensorRateHz)
         state = Mutex(State(model: DeviceModel(profile: profile, seed: seed, noise: noise),
-                            script: script.sorted { $0.time < $1.time }))
+                            script: script.sorted { $0.time < $1.time }, log: recordsDeviceLog ? [] : nil))
     }
 
     public func apply(_ command: ActuatorCommand, foot: Foot, at time: Duration) async throws(DriverError) {
         try state.withLock { (s: inout State) throws(DriverError) in
             Self.advance(&s, to: time.seconds, telemetryInterval: 1 / telemetryRate)
+            let from = s.log != nil ? s.model.position(of: foot) : nil
             try s.model.apply(command, foot: foot)
             s.applied.append(SessionReport.AppliedCommand(time: time, foot: foot, command: command))
+            if s.log != nil {
+                s.log!.append(.command(DeviceLog.Command(time: time.seconds, foot: foot, command: command, from: from)))
+            }
         }
     }
 
     public func releaseAll(_ reason: ReleaseReason) {
-        state.withLock { s in s.model.releaseAll() }
+        state.withLock { s in
+            s.model.releaseAll()
+            s.log?.append(.releaseAll(time: s.model.time, reason: reason.rawValue))
+        }
     }
+
+    public func beginSession() {
+        state.withLock { s in s.log?.append(.arm(time: s.model.time)) }
+    }
+
+    /// Notes a request made to the session from outside the device (pause, resume, ease,
+    /// stop) at session time `time`, so the oracle knows when it was asked for. Only the
+    /// caller that makes the request calls this; the device cannot see such requests.
+    public func note(_ request: DeviceLog.Request, foot: Foot? = nil, at time: Duration) {
+        state.withLock { s in s.log?.append(.request(time: time.seconds, request, foot: foot)) }
+    }
+
+    /// The device's own log so far (empty unless `recordsDeviceLog`).
+    public var deviceLog: DeviceLog { state.withLock { DeviceLog(records: $0.log ?? []) } }
 
     public func poll(upTo now: Duration) async -> [DeviceEvent] {
         state.withLock { s in
@@ -78,7 +105,9 @@ public final class SimulatedDriver: DeviceDriver {
                 happen(event.kind, &s, at: next)
             } else {
                 for foot in s.model.profile.feet {
-                    s.pending.append(DeviceEvent(time: .roundedSeconds(next), kind: .telemetry(s.model.telemetry(foot))))
+                    let telemetry = s.model.telemetry(foot)
+                    s.pending.append(DeviceEvent(time: .roundedSeconds(next), kind: .telemetry(telemetry)))
+                    if s.log != nil { s.log!.append(.sample(s.model.logSample(telemetry, at: Duration.roundedSeconds(next).seconds))) }
                 }
                 s.nextTelemetry += telemetryInterval
             }
@@ -88,6 +117,7 @@ public final class SimulatedDriver: DeviceDriver {
 
     static func happen(_ kind: ScriptedEvent.Kind, _ s: inout State, at t: Double) {
         let time = Duration.roundedSeconds(t)
+        if s.log != nil, let input = DeviceLog.Input(rawValue: kind.rawValue) { s.log!.append(.input(time: time.seconds, input)) }
         switch kind {
         case .switchPress:
             s.model.setSwitch(pressed: true)           // release first ...

@@ -197,8 +197,12 @@ struct Emitter {
             let room = max(period - (t - start) - up - Self.minimumDwell, 0)
             // The touch is held through the move to the next bite: no more than that path allows.
             let nextPath = i + 1 < contacts.count ? field.sensitivity(along: contact.point, to: contacts[i + 1].point) : Sensitivity.low
-            let touch = min(max(kPa * Self.touchFraction, kPa - ramp * room), c.caps[nextPath] * 0.999)
-            let down = (kPa - touch) / ramp
+            // Below the usual touch, the rest of the way down goes at once (lowering is never
+            // slowed), so a stricter path ahead costs the bite no time.
+            let plainTouch = max(kPa * Self.touchFraction, kPa - ramp * room)
+            let touch = min(plainTouch, c.caps[nextPath] * 0.999)
+            let down = (kPa - plainTouch) / ramp + max(plainTouch - touch, 0) / lowerRamp
+            let touchRamp = touch < plainTouch && down > 0 ? (kPa - touch) / down : ramp
             let dwell = period - (t - start) - up - down
             if dwell + Self.timeTolerance < Self.minimumDwell && !reported {
                 fail(c, "bites every \(fixed(period, 2)) s are too short for device '\(device.name)': a bite needs \(fixed(t - start + up + down + Self.minimumDwell, 2)) s (move, ramp up and down at \(fixed(ramp, 0)) kPa/s, rest); lengthen the step or use bigger bites")
@@ -206,7 +210,7 @@ struct Emitter {
             }
             emit(.pressure(channel: channel, kPa: kPa, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
             t += up + max(dwell, 0)
-            emit(.pressure(channel: channel, kPa: touch, ramp: ramp), at: t, c, zone: contact.zone, sensitivity: place(contact))
+            emit(.pressure(channel: channel, kPa: touch, ramp: touchRamp), at: t, c, zone: contact.zone, sensitivity: place(contact))
             pressure[c.foot, default: [:]][channel] = touch
             time = start + period
         }

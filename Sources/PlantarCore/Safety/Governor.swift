@@ -530,8 +530,17 @@ public struct Governor: Sendable {
         let eased = foot.map { [$0] } ?? Foot.allCases
         var worked = Set<Sensitivity>()
         for f in eased {
-            for c in (feet[f]?.channels ?? [:]).values where c.target > 0 || c.level(at: now) > 0 {
-                worked.insert(c.sensitivity ?? .high)
+            guard let fs = feet[f] else { continue }
+            // Pressed: commanded, or still measured above 2 kPa (a valve venting is still felt).
+            var names = Array(fs.channels.keys)
+            for name in fs.measured.keys where fs.channels[name] == nil { names.append(name) }
+            for name in names {
+                let c = fs.channels[name] ?? Channel()
+                guard c.target > 0 || c.level(at: now) > 0 || (fs.measured[name] ?? 0) > Self.pressedAboveKPa else { continue }
+                // The class the channel was governed with, and the tissue's where it presses:
+                // both were being worked (a label can be stricter than the place).
+                if let s = c.sensitivity { worked.insert(s) }
+                if let place = placeSensitivity(f, channel: name) { worked.insert(place) } else if c.sensitivity == nil { worked.insert(.high) }
             }
         }
         sessionEaseFactor *= settings.easeCapFactor

@@ -410,16 +410,24 @@ private struct Renderer {
                                   y: (plotTop + plotBottom) / 2, textAttributes(12, fill: "#94a3b8", anchor: "middle")))
             }
 
-            // Interventions: a red marker each, labels where they do not collide.
+            // Interventions: a red marker each, labels where they do not collide. Repeats of one
+            // kind with the same detail are one marker with a band over their time span and a
+            // count (a foot off the device can be refused hundreds of times).
             var rows: [[ClosedRange<Double>]] = [[], [], []]
-            for item in trace.interventions.sorted(by: { $0.time < $1.time }) where item.foot == nil || item.foot == foot {
-                let xx = x(item.time.seconds)
-                var content = SVG.line(xx, plotTop, xx, plotBottom, [("stroke", Self.interventionColour),
-                                                                     ("stroke-width", "1.2"), ("stroke-opacity", "0.85")])
+            let groups = SessionReport.coalesce(trace.interventions.sorted(by: { $0.time < $1.time }))
+            for item in groups where item.foot == nil || item.foot == foot {
+                let xx = x(item.first.seconds), xEnd = x(item.last.seconds)
+                var content = ""
+                if item.count > 1 {
+                    content += SVG.rect(xx, plotTop, max(1, xEnd - xx), plotBottom - plotTop,
+                                        [("fill", Self.interventionColour), ("fill-opacity", "0.08")])
+                }
+                content += SVG.line(xx, plotTop, xx, plotBottom, [("stroke", Self.interventionColour),
+                                                                   ("stroke-width", "1.2"), ("stroke-opacity", "0.85")])
                 content += SVG.element("polygon", [
                     ("points", "\(SVG.num(xx - 4.5)),\(SVG.num(plotTop)) \(SVG.num(xx + 4.5)),\(SVG.num(plotTop)) \(SVG.num(xx)),\(SVG.num(plotTop + 7))"),
                     ("fill", Self.interventionColour)], "<title>" + SVG.escapeText(item.description) + "</title>")
-                let label = item.kind.rawValue
+                let label = item.count > 1 ? "\(item.kind.rawValue) ×\(item.count)" : item.kind.rawValue
                 let w = SVG.textWidth(label, size: 10)
                 let rightward = xx + 6 + w <= Self.chartRight
                 let span = rightward ? (xx + 3)...(xx + 8 + w) : (xx - 8 - w)...(xx - 3)
@@ -429,7 +437,8 @@ private struct Renderer {
                                         textAttributes(10, fill: Self.interventionColour,
                                                        anchor: rightward ? "start" : "end", weight: "bold", halo: true))
                 }
-                g.append(SVG.element("g", [("class", "intervention"), ("data-kind", item.kind.rawValue)], content))
+                g.append(SVG.element("g", [("class", "intervention"), ("data-kind", item.kind.rawValue),
+                                           ("data-count", String(item.count))], content))
             }
             out.append(SVG.element("g", [("class", "lane"), ("data-foot", foot.rawValue)], "\n" + g.joined(separator: "\n") + "\n"))
         }
