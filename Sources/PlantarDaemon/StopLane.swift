@@ -216,13 +216,14 @@ public final class StopLane: Service, Sendable {
         switch target {
         case apiVersionPrefix + "/stop":
             let detail = manager.stop(source: "stop lane", received: received)
-            Self.answer(fd, "200 OK", ActionDocument(action: "stop", detail: detail, status: manager.statusDocument))
+            // Logged before answering, so the log has it once the client has its answer.
             manager.logAction("stop", detail, who: Self.peer(fd))
+            Self.answer(fd, "200 OK", ActionDocument(action: "stop", detail: detail, status: manager.statusDocument))
         case apiVersionPrefix + "/ease":
             do throws(Refusal) {
                 let detail = try manager.ease(source: "stop lane")
-                Self.answer(fd, "200 OK", ActionDocument(action: "ease", detail: detail, status: manager.statusDocument))
                 manager.logAction("ease", detail, who: Self.peer(fd))
+                Self.answer(fd, "200 OK", ActionDocument(action: "ease", detail: detail, status: manager.statusDocument))
             } catch {
                 Self.answer(fd, "409 Conflict", ErrorDocument(code: error.code, error: error.message))
             }

@@ -135,24 +135,32 @@ struct StopLaneLoadTests {
         #expect(adversaries.connections.load(ordering: .relaxed) >= 300, "the adversaries got going")
         var latencies: [Double] = []
         var failures: [String] = []
+        var retried = 0
         // Long enough for the drippers to outlast the lane's deadline many times over.
         let seconds = Double(ProcessInfo.processInfo.environment["PLANTAR_LANE_SECONDS"] ?? "") ?? 3
+        let atLeast = Int(ProcessInfo.processInfo.environment["PLANTAR_LANE_MIN_STOPS"] ?? "") ?? 200
         let measuring = ContinuousClock.now
-        while latencies.count + failures.count < 200 || measuring.duration(to: .now) < .seconds(seconds) {
+        while latencies.count + failures.count < atLeast || measuring.duration(to: .now) < .seconds(seconds) {
             let start = ContinuousClock.now
-            let fd = Self.connect(lane)
-            guard fd >= 0 else { failures.append("connect: \(String(cString: strerror(errno)))"); continue }
-            Self.send(fd, "POST /v1/stop HTTP/1.1\r\nHost: plantard\r\n\r\n")
-            let answer = Self.readAll(fd)
-            close(fd)
+            var answer = ""
+            // As `plantar stop` does: a second try when the lane dropped the connection (a
+            // full lane drops its oldest waiter, which may be a client slow to send).
+            for attempt in 0..<2 where answer.isEmpty {
+                let fd = Self.connect(lane)
+                guard fd >= 0 else { failures.append("connect: \(String(cString: strerror(errno)))"); break }
+                Self.send(fd, "POST /v1/stop HTTP/1.1\r\nHost: plantard\r\n\r\n")
+                answer = Self.readAll(fd)
+                close(fd)
+                if answer.isEmpty && attempt == 0 { retried += 1 }
+            }
             let took = start.duration(to: .now)
             latencies.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             if !answer.hasPrefix("HTTP/1.1 200") || !answer.contains(#""action":"stop""#) { failures.append(String(answer.prefix(120))) }
         }
         let sorted = latencies.sorted()
         let p50 = Self.percentile(sorted, 0.5), p99 = Self.percentile(sorted, 0.99), worst = sorted.last ?? .infinity
-        let figures = String(format: "stop lane under 8 drippers, 100 idle, 2 flooders: %d stops, p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d hostile connections)",
-                             sorted.count, p50, p99, worst, adversaries.connections.load(ordering: .relaxed))
+        let figures = String(format: "stop lane under 8 drippers, 100 idle, 2 flooders: %d stops (%d needed a second try), p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d hostile connections)",
+                             sorted.count, retried, p50, p99, worst, adversaries.connections.load(ordering: .relaxed))
         print(figures)
         #expect(failures.isEmpty, "\(failures.prefix(3))")
         // p99 is the bound; the single worst of thousands on this shared 2-core machine is
