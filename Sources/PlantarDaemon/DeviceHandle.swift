@@ -192,7 +192,9 @@ public final class DeviceHandle: Sendable {
     /// the tests and `plantar status` use to show that the device is at rest.
     public var simulatedState: (atRest: Bool, kPa: [Foot: Double])? {
         guard let simulated = driver as? SimulatedDriver else { return nil }
-        var model = simulated.model
+        // Never waits for the model (an idle poll at speed 1000 holds it for a long time): the
+        // stop lane builds its answer from this, and serves its next client only after.
+        var model = simulated.snapshot
         model.advance(to: now.seconds)
         var kPa: [Foot: Double] = [:]
         var atRest = true

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import PlantarAPI
@@ -5,6 +6,7 @@ import PlantarConfig
 import PlantarCore
 import PlantarDaemon
 import PlantarSimulator
+import Synchronization
 import Testing
 
 /// The daemon's session manager in process, with its control loop running and the simulated
@@ -91,6 +93,37 @@ struct StopRaceTests {
         }
         #expect(violations.isEmpty, "\(violations.count) violations in \(tries) tries: \(violations.prefix(5)); outcomes \(outcomes)")
         print("stop-after-start race: \(tries) tries, outcomes \(outcomes)")
+    }
+
+    /// The simulated model held (as the idle poll holds it for seconds at speed 1000): a stop,
+    /// and the status document its answer carries, still come back at once, showing the
+    /// device at rest.
+    @Test func aStopAndItsAnswerDoNotWaitForTheSimulatedModel() async throws {
+        let (scratch, daemon) = try await Self.daemon(speed: 1000)
+        _ = scratch
+        let manager = daemon.manager
+        let driver = try #require(daemon.device.driver as? SimulatedDriver)
+        driver.beginSession()
+        try await driver.apply(.pressure(channel: "node", kPa: 40, ramp: 150), foot: .right, at: daemon.device.now)
+        _ = await driver.poll(upTo: daemon.device.now + .seconds(1))
+        #expect(manager.statusDocument.device.atRest == false)
+        let answered = DispatchSemaphore(value: 0)
+        let result = Mutex<(Duration, Bool?)?>(nil)
+        let waited = driver.holdingModelForTesting { () -> DispatchTimeoutResult in
+            Thread.detachNewThread {
+                let start = ContinuousClock.now
+                _ = manager.stop(source: "test")
+                let status = manager.statusDocument
+                result.withLock { $0 = (start.duration(to: .now), status.device.atRest) }
+                answered.signal()
+            }
+            return answered.wait(timeout: .now() + 5)
+        }
+        #expect(waited == .success, "the stop or its status waited for the model")
+        let (took, atRest) = try #require(result.withLock { $0 })
+        #expect(took < .milliseconds(100), "\(took)")
+        #expect(atRest == true)
+        #expect(driver.model.feet.values.allSatisfy { $0.channels.values.allSatisfy { $0.target == 0 } })
     }
 
     /// Between sessions, with the control loop not even running (nothing polls): the switch,

@@ -8,6 +8,10 @@ import Synchronization
 /// Scripted events happen at their time while the physics advances; the discomfort switch
 /// releases in the model before the event is reported (the reflex arc). A person's inputs may
 /// also be injected from another thread at any moment (`press(_:)`), as a real switch would.
+///
+/// `releaseAll` takes no lock that the physics holds for long: it raises an atomic release
+/// that whoever holds the model honours at its next step, and latches the driver (pressure
+/// and moves ignored) until `beginSession`. `snapshot` reads the model without waiting either.
 public final class SimulatedDriver: DeviceDriver {
     public let profile: DeviceProfile
     /// How often the device reports telemetry (Hz): the rate a board would send, not its
@@ -40,6 +44,8 @@ public final class SimulatedDriver: DeviceDriver {
         var ignoredWhileLatched = 0
         /// Input events to hand to the observer once the lock is let go.
         var toObserve: [DeviceEvent.Kind] = []
+        /// Model time of the copy in `lastPolled`.
+        var snapshotAt = 0.0
     }
 
     private let state: Mutex<State>
@@ -52,14 +58,19 @@ public final class SimulatedDriver: DeviceDriver {
     /// when a stop arrives cannot press again.
     private let latched = Atomic<Bool>(false)
     private let observer = Mutex<(@Sendable (DeviceEvent.Kind) -> Void)?>(nil)
+    /// The model as a recent poll left it (within a second of model time, and after every
+    /// long poll), and the release generation it had honoured: what `snapshot` shows while
+    /// the model is busy.
+    private let lastPolled: Mutex<(model: DeviceModel, generation: UInt64)>
 
     /// - Parameter telemetryRate: 20 Hz by default: one sample per session-loop turn.
     public init(profile: DeviceProfile, script: [ScriptedEvent] = [], seed: UInt64 = 1, noise: Bool = false,
                 telemetryRate: Double = 20) {
         self.profile = profile
         self.telemetryRate = min(telemetryRate, profile.pressure.sensorRateHz)
-        state = Mutex(State(model: DeviceModel(profile: profile, seed: seed, noise: noise),
-                            script: script.sorted { $0.time < $1.time }))
+        let model = DeviceModel(profile: profile, seed: seed, noise: noise)
+        state = Mutex(State(model: model, script: script.sorted { $0.time < $1.time }))
+        lastPolled = Mutex((model, 0))
     }
 
     public func apply(_ command: ActuatorCommand, foot: Foot, at time: Duration) async throws(DriverError) {
@@ -98,10 +109,34 @@ public final class SimulatedDriver: DeviceDriver {
 
     public func poll(upTo now: Duration) async -> [DeviceEvent] {
         withState { s in
+            let from = s.model.time
             advance(&s, to: now.seconds, telemetryInterval: 1 / telemetryRate)
+            // Kept after long polls only (the idle poll, the ones `snapshot` would wait for):
+            // a copy on every loop turn costs the simulation a copy of the physics each time.
+            if s.model.time - from > 1 || s.model.time - s.snapshotAt > 1 {
+                honourRelease(&s)
+                lastPolled.withLock { $0 = (s.model, s.releasedGeneration) }
+                s.snapshotAt = s.model.time
+            }
             defer { s.pending.removeAll(keepingCapacity: true) }
             return s.pending
         }
+    }
+
+    /// A copy of the model now, without waiting: the current one when nobody holds it, else
+    /// the one a recent poll left (with any release raised since applied to the copy). For
+    /// status displays beside a stop; `model` is exact but may wait for a long poll.
+    public var snapshot: DeviceModel {
+        // The lock is usually held for microseconds: a few tries before settling for the copy.
+        for _ in 0..<50 {
+            if let current = state.withLockIfAvailable({ s -> DeviceModel in
+                honourRelease(&s)
+                return s.model
+            }) { return current }
+        }
+        var (model, generation) = lastPolled.withLock { $0 }
+        if releaseGeneration.load(ordering: .sequentiallyConsistent) != generation { model.releaseAll() }
+        return model
     }
 
     /// For tests: runs `body` while holding the model's lock, as a long poll would.
