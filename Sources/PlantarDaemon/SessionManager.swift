@@ -414,11 +414,13 @@ public final class SessionManager: Service, Sendable {
         logger.notice("simulator input: \(kind.rawValue)", metadata: ["who": "\(who)"])
         // The switch counts at once, session or not (the event also reaches a running session);
         // a driver that pushes its events has told the device handle already.
-        if !device.pushesEvents { switch kind {
-        case .switchPress: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: true, released: true))), during: nil)
-        case .switchRelease: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: false, released: true))), during: nil)
-        default: break
-        } }
+        if !device.pushesEvents {
+            switch kind {
+            case .switchPress: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: true, released: true))), during: nil)
+            case .switchRelease: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: false, released: true))), during: nil)
+            default: break
+            }
+        }
         return "simulated \(kind.rawValue)"
     }
 
