@@ -63,8 +63,9 @@ public final class SessionManager: Service, Sendable {
         var active = true
         var lastPublished: ContinuousClock.Instant?
         var lastPublishedState = ""
-        /// A stop came while the session had no runner yet (the loop had taken it but not
-        /// registered the runner): the session must not run.
+        /// A stop came for this session: the operator's at any time, the switch's before the
+        /// runner existed. A session without a runner yet never runs; one winding down shows
+        /// stopped and takes no ease, pause or resume.
         var stopRequested: String?
     }
 
@@ -256,6 +257,9 @@ public final class SessionManager: Service, Sendable {
         let publish = state.withLock { s -> Bool in
             guard s.current?.prepared.id == id else { return false }
             s.current?.status = status
+            // Stopped as far as anyone asking is concerned from the stop on, though the runner
+            // reports its last turn before it handled the stop request.
+            if let stop = s.current?.stopRequested, !status.state.isTerminal { s.current?.status.state = .stopped(reason: stop) }
             switch status.state {
             case .stopped(let reason): if s.latch == nil { s.latch = reason }
             case .faulted(let reason): if s.latch == nil { s.latch = "fault: \(reason)" }
@@ -424,8 +428,10 @@ public final class SessionManager: Service, Sendable {
         return "simulated \(kind.rawValue)"
     }
 
+    /// The runner of a session that runs and has not been stopped (one winding down after a
+    /// stop takes no ease, pause or resume).
     func activeRunner() -> SessionRunner<ScaledClock>? {
-        state.withLock { s in s.current?.active == true ? s.current?.runner : nil }
+        state.withLock { s in s.current?.active == true && s.current?.stopRequested == nil ? s.current?.runner : nil }
     }
 
     public var isLatched: Bool { state.withLock { $0.latch != nil } }
