@@ -5,8 +5,9 @@ import Testing
 /// plantard with the serial backend, its board emulated by the built `plantar-sim` on a
 /// pseudo-terminal: a program runs to the end through the daemon; a switch pressed on the
 /// board stops it latched; the emulator killed mid-session faults and latches the daemon,
-/// which keeps running.
-@Suite("plantard on plantar-sim", .timeLimit(.minutes(3)))
+/// which keeps running. Serialized: each test runs a daemon and a board in real time, and
+/// the machine has two cores.
+@Suite("plantard on plantar-sim", .serialized, .timeLimit(.minutes(3)))
 struct PlantardSerialTests {
     @Test func aProgramRunsThroughTheBoardAndTheSwitchOnTheBoardStopsIt() throws {
         let scratch = try Scratch("sim")

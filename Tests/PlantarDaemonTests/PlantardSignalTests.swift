@@ -5,8 +5,9 @@ import Glibc
 import Testing
 
 /// Every catchable terminating signal, not only SIGTERM, ends plantard cleanly with the device
-/// released first (the simulated device reports what it holds at the end).
-@Suite("plantard on other terminating signals", .timeLimit(.minutes(3)))
+/// released first (the simulated device reports what it holds at the end). Serialized: five
+/// daemons at once would load the two cores the serial tests need on time.
+@Suite("plantard on other terminating signals", .serialized, .timeLimit(.minutes(3)))
 struct PlantardSignalTests {
     @Test(arguments: [SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM])
     func aSignalMidSessionReleasesFirstThenShutsDownCleanly(_ number: Int32) throws {
