@@ -62,9 +62,19 @@ struct StopLaneLoadTests {
             for i in 0..<flooders { spawn { self.flood(garbage: i % 2 == 0) } }
         }
 
+        /// The adversaries' nice value: 19 in the suite, where they share two cores with the
+        /// serial tests (a board and a host in real time); `PLANTAR_LANE_NICE=0` for the
+        /// documented run, where they compete with the daemon on equal terms.
+        static let nice = Int32(ProcessInfo.processInfo.environment["PLANTAR_LANE_NICE"] ?? "") ?? 19
+
         func spawn(_ body: @escaping @Sendable () -> Void) {
             done.enter()
-            Thread.detachNewThread { [done] in body(); done.leave() }
+            Thread.detachNewThread { [done] in
+                // Per thread on Linux; 0 names the calling one.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Adversaries.nice)
+                body()
+                done.leave()
+            }
         }
 
         func stop() {
