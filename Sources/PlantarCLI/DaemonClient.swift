@@ -40,9 +40,13 @@ struct DaemonConnection: ParsableArguments {
     /// flood on the API cannot delay); the API's own endpoint when there is no lane.
     func sendUrgent(_ path: String) throws -> UnixHTTPClient.Response {
         let lane = UnixHTTPClient(socketPath: stopLanePath(forSocket: client.socketPath), timeout: .seconds(5))
-        if let response = try? lane.send("POST", apiVersionPrefix + path) {
-            if let refusal = response.refusal { throw UserFacingError(ClientError.refused(refusal).description) }
-            return response
+        // Twice: a lane full of idle connections drops the one that has waited longest, which
+        // may be this one if it was slow to send; a second try is served at once.
+        for _ in 0..<2 {
+            if let response = try? lane.send("POST", apiVersionPrefix + path) {
+                if let refusal = response.refusal { throw UserFacingError(ClientError.refused(refusal).description) }
+                return response
+            }
         }
         return try send("POST", path)
     }

@@ -6,6 +6,7 @@ import PlantarCore
 import PlantarDrivers
 import PlantarSession
 import PlantarSimulator
+import Synchronization
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,6 +57,10 @@ struct Run: AsyncParsableCommand {
                     return try await runThroughDaemon(connection)
                 }
             }
+            // From here on a terminating signal never ends this process before the outputs are
+            // released: before a session exists it is remembered, and the session is never begun.
+            let signals = StopSignals()
+            defer { signals.cancel() }
             let (_, device, timeline, map) = try Workbench().compile(program, choices)
             guard let backend = Backend.infer(named: backend, simulatorFlag: simulator, port: port, profile: device) else {
                 return try await runThroughDaemon(connection)
@@ -71,6 +76,11 @@ struct Run: AsyncParsableCommand {
                 throw UserFacingError(error.description)
             }
             defer { connected.close() }
+            if let early = signals.received {
+                connected.driver.releaseAll(.shutdown)
+                print("\(StopSignals.name(early)) before the session began: nothing pressed; the device is at rest.")
+                throw ExitCode(128 + early)
+            }
             var options = RunnerOptions()
             options.sampleInterval = .zero
             options.settleAfterEnd = .milliseconds(500)
@@ -83,7 +93,7 @@ struct Run: AsyncParsableCommand {
             let trace: SessionTrace
             if connected.isHardware {
                 trace = await runSession(timeline: timeline, driver: connected.driver, clock: ContinuousClock(),
-                                         settings: settings, options: options, display: display)
+                                         settings: settings, options: options, display: display, signals: signals)
             } else {
                 // Sped up X times, the loop's wall-clock jitter is X times longer in session time;
                 // the simulated device lives in session time, so the bounds that supervise the
@@ -91,24 +101,100 @@ struct Run: AsyncParsableCommand {
                 settings.maxLateness = settings.maxLateness * max(speed, 1)
                 settings.telemetryTimeout = settings.telemetryTimeout * max(speed, 1)
                 trace = await runSession(timeline: timeline, driver: connected.driver, clock: ScaledClock(speed: speed),
-                                         settings: settings, options: options, display: display)
+                                         settings: settings, options: options, display: display, signals: signals)
             }
             display.finish()
             print("Session \(trace.finalState). The device is at rest.")
+            // Ended by a signal other than Ctrl-C: the shell's convention, after the release
+            // (and, through the deferred close, the serial board's last emergency release).
+            if let signal = signals.received, signal != SIGINT { throw ExitCode(128 + signal) }
             if trace.finalState != "finished" { throw ExitCode(3) }
         }
     }
 
-    /// One session with the live display; Ctrl-C releases first, then stops it.
+    /// One session with the live display; Ctrl-C (or any terminating signal) releases first,
+    /// then stops it.
     func runSession<C: Clock>(timeline: Timeline, driver: any DeviceDriver, clock: C, settings: GovernorSettings,
-                              options: RunnerOptions, display: LiveDisplay) async -> SessionTrace where C.Duration == Duration {
+                              options: RunnerOptions, display: LiveDisplay, signals: StopSignals) async -> SessionTrace where C.Duration == Duration {
         let runner = SessionRunner(timeline: timeline, driver: driver, clock: clock, settings: settings, options: options)
-        let interrupt = Interrupt {
-            runner.stop(source: "Ctrl-C")
-            display.note("Ctrl-C: pressure released, stopping the session")
+        signals.onSignal { number in
+            let name = StopSignals.name(number)
+            runner.stop(source: number == SIGINT ? "Ctrl-C" : name)
+            display.note("\(number == SIGINT ? "Ctrl-C" : name): pressure released, stopping the session")
         }
-        defer { interrupt.cancel() }
         return await runner.run()
+    }
+}
+
+/// Every catchable signal whose default would end the process, turned into one call (the
+/// first signal only): a process that may hold pressure must release before it exits. Those
+/// that come before a handler is set are remembered and handed to it when it is. SIGPIPE is
+/// ignored instead (a closed display must not end a session without its release). The
+/// defaults come back on `cancel`.
+final class StopSignals {
+    static let terminating: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ]
+
+    /// What the signal sources' handlers share.
+    private final class Shared: Sendable {
+        let first = Atomic<Int32>(0)
+        let handler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+    }
+
+    private let sources: [any DispatchSourceSignal]
+    private let shared = Shared()
+
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        let shared = self.shared
+        for number in Self.terminating {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                // One stop: a second signal while stopping changes nothing.
+                guard shared.first.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent).exchanged else { return }
+                shared.handler.withLock { $0 }?(number)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    /// The first signal received, if any.
+    var received: Int32? {
+        let number = shared.first.load(ordering: .sequentiallyConsistent)
+        return number == 0 ? nil : number
+    }
+
+    /// Calls `action` on the first signal, at once if one has come already.
+    func onSignal(_ action: @escaping @Sendable (Int32) -> Void) {
+        shared.handler.withLock { $0 = action }
+        if let number = received { action(number) }
+    }
+
+    func cancel() {
+        shared.handler.withLock { $0 = nil }
+        for source in sources { source.cancel() }
+        for number in Self.terminating { signal(number, SIG_DFL) }
+        signal(SIGPIPE, SIG_DFL)
+    }
+
+    static func name(_ number: Int32) -> String {
+        switch number {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        case SIGQUIT: "SIGQUIT"
+        case SIGUSR1: "SIGUSR1"
+        case SIGUSR2: "SIGUSR2"
+        case SIGALRM: "SIGALRM"
+        case SIGVTALRM: "SIGVTALRM"
+        case SIGPROF: "SIGPROF"
+        case SIGXCPU: "SIGXCPU"
+        case SIGXFSZ: "SIGXFSZ"
+        default: "signal \(number)"
+        }
     }
 }
 

@@ -9,6 +9,7 @@ import PlantarAPI
 import PlantarConfig
 import PlantarCore
 import ServiceLifecycle
+import UnixSignals
 
 /// Everything `plantard` runs, built once from a configuration: the device, the session
 /// manager, the metrics and the event hub. `buildApplication(daemon:)` puts the HTTP API in
@@ -166,6 +167,35 @@ extension Daemon {
         }
         if chown(socketPath, uid_t.max, group.pointee.gr_gid) != 0 {
             logger.warning("cannot give \(socketPath) to group '\(config.socketGroup)': \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// The signals that end plantard, and what each does first: every output released and any
+/// session stopped at once (`SessionManager.shutdown`), before the service group's graceful
+/// shutdown closes the HTTP server, the stop lane and the device in turn.
+public enum TerminationSignals {
+    /// Every catchable signal whose default would end the process; each is a clean shutdown.
+    public static let numbers: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
+    /// The same, for ServiceLifecycle.
+    public static let unix: [UnixSignal] = [.sigterm, .sigint, .sighup, .sigquit, .sigusr1, .sigusr2, .sigalrm]
+}
+
+extension Daemon {
+    /// Releases the device and stops any session on every `TerminationSignals` signal, the
+    /// moment it arrives (the graceful shutdown comes after, service by service, and would
+    /// reach the session manager only once the HTTP server has closed). Keep the result alive
+    /// as long as the daemon runs.
+    public func releaseOnSignals() -> [any DispatchSourceSignal] {
+        TerminationSignals.numbers.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInteractive))
+            source.setEventHandler { [manager, logger] in
+                manager.shutdown()
+                logger.notice("signal \(number): device released and session stopped; shutting down")
+            }
+            source.resume()
+            return source
         }
     }
 }

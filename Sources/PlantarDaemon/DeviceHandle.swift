@@ -31,6 +31,12 @@ public final class DeviceHandle: Sendable {
     private let seen = Mutex(Seen())
     /// Called for every discomfort-switch press seen, session or not (the manager latches).
     private let onSwitchPress = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Called after any change of the switch, the link or a fault (the manager publishes).
+    private let onChange = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The driver hands over inputs, link and fault events as they happen
+    /// (`DeviceDriver.observeEvents`); polls then only feed the session.
+    private let pushed = Atomic<Bool>(false)
+    private let stops = Atomic<UInt64>(0)
 
     public init(driver: any DeviceDriver, backend: DaemonConfig.Backend, speed: Double, logger: Logger, metrics: DaemonMetrics) {
         self.driver = driver
@@ -79,7 +85,19 @@ public final class DeviceHandle: Sendable {
         let handle = DeviceHandle(driver: driver, backend: config.backend, speed: config.backend == .simulator ? config.simulatorSpeed : 1,
                                   logger: logger, metrics: metrics)
         driver.releaseAll(.shutdown)
+        await handle.startObserving()
         return handle
+    }
+
+    /// Has the driver push events from now on, after observing what it queued before (a
+    /// switch read as pressed when the lines were claimed). Events in between are seen twice;
+    /// `observe` ignores a repeated state.
+    func startObserving() async {
+        let pushes = driver.observeEvents { [weak self] kind in
+            self?.observe(DeviceEvent(time: .zero, kind: kind), during: nil)
+        }
+        await pollIdle()
+        if pushes { pushed.store(true, ordering: .sequentiallyConsistent) }
     }
 
     /// Device time now.
@@ -90,6 +108,10 @@ public final class DeviceHandle: Sendable {
     public var fault: String? { seen.withLock { $0.fault } }
 
     func whenSwitchPressed(_ handler: @escaping @Sendable () -> Void) { onSwitchPress.withLock { $0 = handler } }
+    func whenChanged(_ handler: @escaping @Sendable () -> Void) { onChange.withLock { $0 = handler } }
+
+    /// Whether the driver pushes its events (so nothing waits for a poll to hear the switch).
+    var pushesEvents: Bool { pushed.load(ordering: .sequentiallyConsistent) }
 
     /// Collects and observes what happened while no session ran (the idle supervision tick,
     /// and just before a session starts). Telemetry is dropped; inputs and link changes count.
@@ -97,7 +119,7 @@ public final class DeviceHandle: Sendable {
         let now = self.now
         let events = await driver.poll(upTo: now)
         seen.withLock { $0.polledUpTo = now }
-        for event in events { observe(event, during: nil) }
+        if !pushesEvents { for event in events { observe(event, during: nil) } }
     }
 
     /// Every event passes here, in a session (`session` is its id) or not.
@@ -109,6 +131,7 @@ public final class DeviceHandle: Sendable {
         case .input(.discomfortSwitch(let pressed, let released)):
             let changed = seen.withLock { s in defer { s.switchPressed = pressed }; return s.switchPressed != pressed }
             guard changed else { return }
+            defer { onChange.withLock { $0 }?() }
             if pressed {
                 logger.warning("discomfort switch pressed: everything released\(released ? " by the device first" : "")", metadata: context.merging(["who": "the person on the device"]) { $1 })
                 onSwitchPress.withLock { $0 }?()
@@ -120,6 +143,7 @@ public final class DeviceHandle: Sendable {
         case .link(let state):
             let previous = seen.withLock { s in defer { s.link = state; if state == .up { s.fault = nil } }; return s.link }
             guard previous != state else { return }
+            defer { onChange.withLock { $0 }?() }
             switch state {
             case .up:
                 logger.notice("device link up", metadata: context)
@@ -134,6 +158,7 @@ public final class DeviceHandle: Sendable {
             metrics.linkError()
             seen.withLock { $0.fault = fault.description }
             logger.error("device fault: \(fault)", metadata: context)
+            onChange.withLock { $0 }?()
         }
     }
 
@@ -141,12 +166,21 @@ public final class DeviceHandle: Sendable {
     func clearFault() { seen.withLock { if $0.link == .up { $0.fault = nil } } }
 
     /// The driver as one session sees it: time from the session's start.
-    func sessionDriver(session: Int) -> SessionDriver {
-        SessionDriver(handle: self, origin: now, session: session)
+    /// - Parameter stopsAtStart: `stopCount` when the session was asked for; a stop after
+    ///   that keeps the driver latched for this session.
+    func sessionDriver(session: Int, stopsAtStart: UInt64) -> SessionDriver {
+        SessionDriver(handle: self, origin: now, session: session, stopsAtStart: stopsAtStart)
     }
 
-    /// Every output to rest, now (stop path, shutdown). Never waits.
-    public func releaseAll(_ reason: ReleaseReason) { driver.releaseAll(reason) }
+    /// Every output to rest, now (stop path, switch, shutdown). Never waits. Counted first,
+    /// so that a session started before it cannot arm the driver again (`SessionDriver`).
+    public func releaseAll(_ reason: ReleaseReason) {
+        stops.add(1, ordering: .sequentiallyConsistent)
+        driver.releaseAll(reason)
+    }
+
+    /// How many stops `releaseAll` has carried out since the daemon started.
+    var stopCount: UInt64 { stops.load(ordering: .sequentiallyConsistent) }
 
     /// Stops the driver's own threads and gives its lines or port back (shutdown only).
     func close() {
@@ -158,7 +192,9 @@ public final class DeviceHandle: Sendable {
     /// the tests and `plantar status` use to show that the device is at rest.
     public var simulatedState: (atRest: Bool, kPa: [Foot: Double])? {
         guard let simulated = driver as? SimulatedDriver else { return nil }
-        var model = simulated.model
+        // Never waits for the model (an idle poll at speed 1000 holds it for a long time): the
+        // stop lane builds its answer from this, and serves its next client only after.
+        var model = simulated.snapshot
         model.advance(to: now.seconds)
         var kPa: [Foot: Double] = [:]
         var atRest = true
@@ -176,11 +212,13 @@ final class SessionDriver: DeviceDriver {
     let handle: DeviceHandle
     let origin: Duration
     let session: Int
+    let stopsAtStart: UInt64
 
-    init(handle: DeviceHandle, origin: Duration, session: Int) {
+    init(handle: DeviceHandle, origin: Duration, session: Int, stopsAtStart: UInt64) {
         self.handle = handle
         self.origin = origin
         self.session = session
+        self.stopsAtStart = stopsAtStart
     }
 
     var profile: DeviceProfile { handle.driver.profile }
@@ -193,13 +231,21 @@ final class SessionDriver: DeviceDriver {
 
     // Forwarded, not defaulted: a serial board stays latched until its driver hears that a
     // session armed, and only the real driver knows whether it can read pressure.
-    func beginSession() { handle.driver.beginSession() }
+    // A stop that came after this session was asked for (it may have found no runner yet to
+    // stop) keeps the driver latched: the session's own stop request ends it.
+    func beginSession() {
+        guard handle.stopCount == stopsAtStart else { return }
+        handle.driver.beginSession()
+        // A stop between the check and arming: latch again before this task applies anything.
+        if handle.stopCount != stopsAtStart { handle.driver.releaseAll(.governor) }
+    }
     var measuresPressure: Bool { handle.driver.measuresPressure }
 
     func poll(upTo now: Duration) async -> [DeviceEvent] {
         let events = await handle.driver.poll(upTo: origin + now)
+        let observe = !handle.pushesEvents
         return events.map { event in
-            handle.observe(event, during: session)
+            if observe { handle.observe(event, during: session) }
             let time = event.time - origin
             return DeviceEvent(time: time < .zero ? .zero : time, kind: event.kind)
         }

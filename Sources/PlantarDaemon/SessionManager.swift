@@ -17,11 +17,16 @@ import Synchronization
 /// never resumes or starts anything by itself.
 ///
 /// The stop path never waits: `stop` releases the device before it takes any lock, then
-/// hands the stop to the runner (which releases again and latches its governor). Ease, pause
-/// and resume take one short lock to find the runner and queue the request for its loop.
+/// hands the stop to the runner (which releases again and latches its governor). A stop that
+/// finds the session taken by the loop but its runner not yet registered marks it, and the
+/// loop never starts it; the device handle's stop count keeps a session asked for before a
+/// stop from arming the driver again. Ease, pause and resume take one short lock to find the
+/// runner and queue the request for its loop.
 ///
 /// As a service its `run()` is the control loop: it runs the sessions, and between them wakes
-/// only for the supervision tick (watchdog, device link) every few seconds.
+/// only for the supervision tick (watchdog, keep-alives) every few seconds. The switch, link
+/// and fault events do not wait for it: drivers push them to the device handle as they
+/// happen (`DeviceDriver.observeEvents`), which latches and publishes at once.
 public final class SessionManager: Service, Sendable {
     let device: DeviceHandle
     let profile: DeviceProfile
@@ -45,6 +50,8 @@ public final class SessionManager: Service, Sendable {
         var timeline: Timeline
         var settings: GovernorSettings
         var startedBy: String
+        /// The device's stop count when the start was accepted.
+        var stopsAtStart: UInt64 = 0
     }
 
     /// The running session, or the last one.
@@ -56,6 +63,10 @@ public final class SessionManager: Service, Sendable {
         var active = true
         var lastPublished: ContinuousClock.Instant?
         var lastPublishedState = ""
+        /// A stop came for this session: the operator's at any time, the switch's before the
+        /// runner existed. A session without a runner yet never runs; one winding down shows
+        /// stopped and takes no ease, pause or resume.
+        var stopRequested: String?
     }
 
     struct State: Sendable {
@@ -99,6 +110,14 @@ public final class SessionManager: Service, Sendable {
             logger.warning("latched from before the restart: \(reason); re-arm required")
         }
         device.whenSwitchPressed { [weak self] in self?.latch("discomfort switch pressed", who: "the person on the device") }
+        // Switch, link and fault changes reach the status and event followers as they happen.
+        device.whenChanged { [weak self] in
+            guard let self else { return }
+            metrics.setLatched(isLatched)
+            publishStatus(force: true)
+        }
+        // Seen when the device was opened, before anyone listened.
+        if device.switchPressed { latch("discomfort switch held when plantard started", who: "the person on the device") }
     }
 
     // MARK: The control loop
@@ -133,17 +152,21 @@ public final class SessionManager: Service, Sendable {
 
     /// Shutdown (SIGTERM, SIGINT): refuse new sessions, stop the running one at once, end the
     /// event streams so the HTTP server can close.
-    func shutdown() {
-        let runner = state.withLock { s in
-            s.stopping = true
-            s.pending = nil
-            return s.current?.active == true ? s.current?.runner : nil
+    ///
+    /// Called at once by a terminating signal (`releaseOnSignals`) and again as the service
+    /// group shuts this service down; the second call only releases again.
+    public func shutdown() {
+        // Released before anything else, session or not.
+        device.releaseAll(.shutdown)
+        let (runner, first) = state.withLock { s in
+            defer { s.stopping = true; s.pending = nil }
+            return (s.current?.active == true ? s.current?.runner : nil, !s.stopping)
         }
         if let runner {
-            device.releaseAll(.shutdown)
             runner.stop(source: "daemon shutting down")
             logger.notice("shutting down: session stopped, device released", metadata: ["who": "service manager (signal)"])
         }
+        guard first else { return }
         notifier.stopping(status: "stopping: device released")
         wake.yield(.shutdown)
         hub.close()
@@ -165,14 +188,21 @@ public final class SessionManager: Service, Sendable {
         options.onIntervention = { [weak self] intervention in self?.intervened(id, intervention) }
         // Session time runs `speed` times faster than the wall clock; lateness is reported in wall time.
         options.onDispatch = { due, applied in metrics.dispatchLateness((applied - due).seconds / speed) }
-        let runner = SessionRunner(timeline: prepared.timeline, driver: device.sessionDriver(session: id), clock: device.clock,
-                                   settings: prepared.settings, options: options)
-        let proceed = state.withLock { s -> Bool in
-            guard s.current?.prepared.id == id, s.current?.active == true, !s.stopping else { return false }
+        let runner = SessionRunner(timeline: prepared.timeline, driver: device.sessionDriver(session: id, stopsAtStart: prepared.stopsAtStart),
+                                   clock: device.clock, settings: prepared.settings, options: options)
+        // Under the lock `stop` takes: either it finds this runner and stops it, or it came
+        // first and left `stopRequested` (it found no runner), and the session never runs.
+        let refusal = state.withLock { s -> String? in
+            guard s.current?.prepared.id == id, s.current?.active == true else { return "" }
+            if s.stopping { return "plantard is shutting down" }
+            if let stop = s.current?.stopRequested { return stop }
             s.current?.runner = runner
-            return true
+            return nil
         }
-        guard proceed else { return }
+        if let refusal {
+            if !refusal.isEmpty { finishWithoutRunning(prepared, reason: refusal) }
+            return
+        }
         persistLatch()
         metrics.setSessionActive(true)
         notifier.status("running \(prepared.program) (session \(id), \(prepared.startedBy))")
@@ -227,6 +257,9 @@ public final class SessionManager: Service, Sendable {
         let publish = state.withLock { s -> Bool in
             guard s.current?.prepared.id == id else { return false }
             s.current?.status = status
+            // Stopped as far as anyone asking is concerned from the stop on, though the runner
+            // reports its last turn before it handled the stop request.
+            if let stop = s.current?.stopRequested, !status.state.isTerminal { s.current?.status.state = .stopped(reason: stop) }
             switch status.state {
             case .stopped(let reason): if s.latch == nil { s.latch = reason }
             case .faulted(let reason): if s.latch == nil { s.latch = "fault: \(reason)" }
@@ -284,7 +317,9 @@ public final class SessionManager: Service, Sendable {
             if s.current?.active == true, s.current?.status.state.isTerminal == false {
                 s.current?.status.state = .stopped(reason: "operator stop (\(source))")
             }
-            return (s.current?.active == true ? s.current?.runner : nil, cancelled)
+            // No runner yet, though the loop has taken the session: it must not start now.
+            if s.current?.active == true, s.current?.stopRequested == nil { s.current?.stopRequested = "operator stop (\(source))" }
+            return (s.current?.active == true ? s.current?.runner : nil, cancelled || s.current?.active == true)
         }
         runner?.stop(source: source)
         persistLatch()
@@ -305,6 +340,8 @@ public final class SessionManager: Service, Sendable {
     func latch(_ reason: String, who: String) {
         device.releaseAll(.discomfortSwitch)
         let changed = state.withLock { s -> Bool in
+            // A session taken by the loop but without a runner yet must not start.
+            if s.current?.active == true, s.current?.runner == nil, s.current?.stopRequested == nil { s.current?.stopRequested = reason }
             guard s.latch == nil else { return false }
             s.latch = reason
             return true
@@ -379,17 +416,22 @@ public final class SessionManager: Service, Sendable {
         }
         simulated.press(kind)
         logger.notice("simulator input: \(kind.rawValue)", metadata: ["who": "\(who)"])
-        // The switch counts at once, session or not (the event also reaches a running session).
-        switch kind {
-        case .switchPress: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: true, released: true))), during: nil)
-        case .switchRelease: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: false, released: true))), during: nil)
-        default: break
+        // The switch counts at once, session or not (the event also reaches a running session);
+        // a driver that pushes its events has told the device handle already.
+        if !device.pushesEvents {
+            switch kind {
+            case .switchPress: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: true, released: true))), during: nil)
+            case .switchRelease: device.observe(DeviceEvent(time: .zero, kind: .input(.discomfortSwitch(pressed: false, released: true))), during: nil)
+            default: break
+            }
         }
         return "simulated \(kind.rawValue)"
     }
 
+    /// The runner of a session that runs and has not been stopped (one winding down after a
+    /// stop takes no ease, pause or resume).
     func activeRunner() -> SessionRunner<ScaledClock>? {
-        state.withLock { s in s.current?.active == true ? s.current?.runner : nil }
+        state.withLock { s in s.current?.active == true && s.current?.stopRequested == nil ? s.current?.runner : nil }
     }
 
     public var isLatched: Bool { state.withLock { $0.latch != nil } }
@@ -427,6 +469,9 @@ public final class SessionManager: Service, Sendable {
             var p = prepared
             p.id = s.nextID
             s.nextID += 1
+            // Read under the lock, after any stop that latched (a stop released first, so one
+            // counted later than this is a stop after the start).
+            p.stopsAtStart = device.stopCount
             s.pending = p
             let status = SessionStatus(state: .running, elapsed: .zero, total: p.timeline.duration, step: 0, stepName: "",
                                        foot: nil, zone: "", setpointKPa: [:], measuredKPa: [:], capKPa: 0)

@@ -33,6 +33,7 @@ struct TimingRun {
         var next: [Foot: Int] = [.left: 0, .right: 1]
         var moves = 0
         do {
+            driver.beginSession()   // armed as a session would be (a switch read at start latches)
             for foot in Foot.allCases { try await driver.apply(.pressure(channel: "node", kPa: 45, ramp: 150), foot: foot, at: .zero) }
             let start = monotonicNS()
             var measuring = false

@@ -88,6 +88,8 @@ struct VMChecks {
         // Pulling the switch line releases pressure within a bound measured here.
         var external: [UInt64] = [], internalNS: [UInt64] = []
         for round in 1...10 {
+            // The last round's switch press latched the driver: a new session arms it again.
+            driver.beginSession()
             do {
                 try await driver.apply(.pressure(channel: "node", kPa: 50, ramp: 150), foot: .right, at: sessionNow())
                 try await driver.apply(.pressure(channel: "node", kPa: 40, ramp: 150), foot: .left, at: sessionNow())
@@ -169,6 +171,8 @@ struct VMChecks {
                 return false
             }
         }
+        // The open switch line at start latched the driver; arm it as a session would.
+        driver.beginSession()
         guard await apply(.pressure(channel: "node", kPa: 40, ramp: 150), .right) else { return }
         check("pressure closes the valve", waitUntil(1) { sim.value(offset("right.valve")) == 1 }, levels(["right.valve"]))
         var pumpLevels = Set<Int>()

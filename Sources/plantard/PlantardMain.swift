@@ -14,8 +14,9 @@ struct Plantard: AsyncParsableCommand {
             Reads its configuration (--config, else the first plantard.yaml in $PLANTAR_DATA_DIR, \
             /etc/plantar, /usr/share/plantar or the checkout's Config/), puts the device at rest and \
             serves the control API on a Unix socket. A configuration with any error is refused: \
-            every problem is printed as FILE:LINE:COLUMN and the daemon exits 1. SIGTERM or SIGINT \
-            stop any session (pressure released first) and leave the device at rest before exit.
+            every problem is printed as FILE:LINE:COLUMN and the daemon exits 1. SIGTERM, SIGINT, \
+            SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 or SIGALRM release the device at once, stop any \
+            session and leave the device at rest before a clean exit.
             """,
         version: "0.1.0")
 
@@ -57,7 +58,9 @@ struct Plantard: AsyncParsableCommand {
             }
             try daemon.prepareSocket()
             logger.notice("starting: config \(path), backend \(daemonConfig.backend.rawValue), device \(daemonConfig.device)")
-            try await app.runService()
+            let releasing = daemon.releaseOnSignals()
+            try await app.runService(gracefulShutdownSignals: TerminationSignals.unix)
+            withExtendedLifetime(releasing) {}
             logger.notice("stopped; device at rest")
         } catch let error as DaemonError {
             fail(error.description)

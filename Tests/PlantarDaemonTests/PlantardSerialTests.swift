@@ -5,8 +5,9 @@ import Testing
 /// plantard with the serial backend, its board emulated by the built `plantar-sim` on a
 /// pseudo-terminal: a program runs to the end through the daemon; a switch pressed on the
 /// board stops it latched; the emulator killed mid-session faults and latches the daemon,
-/// which keeps running.
-@Suite("plantard on plantar-sim", .timeLimit(.minutes(3)))
+/// which keeps running. Serialized: each test runs a daemon and a board in real time, and
+/// the machine has two cores.
+@Suite("plantard on plantar-sim", .serialized, .timeLimit(.minutes(3)))
 struct PlantardSerialTests {
     @Test func aProgramRunsThroughTheBoardAndTheSwitchOnTheBoardStopsIt() throws {
         let scratch = try Scratch("sim")
@@ -29,6 +30,36 @@ struct PlantardSerialTests {
         #expect(stopped.session?.state == "stopped", "\(stopped)")
         let refused = try daemon.plantar(["run", "quick"])
         #expect(refused.status != 0 && refused.stderr.contains("re-arm"), "\(refused)")
+    }
+
+    /// Between sessions, with no watchdog (so the idle tick is 5 s): the board's switch, pressed
+    /// and let go, shows in the latch, the status and the API's refusals well before any tick.
+    @Test func theBoardsSwitchBetweenSessionsCountsAtOnce() throws {
+        let scratch = try Scratch("idle")
+        let link = scratch.path + "/mcu"
+        let board = try EmulatedBoard(["--device", "reference-serial", "--link", link, "--quiet"])
+        defer { board.stop() }
+        _ = try board.firstLine(within: 20)
+        let daemon = try RunningDaemon(config: "backend: serial\ndevice: reference-serial\nport: \(link)\n",
+                                       environment: ["WATCHDOG_USEC": ""])
+        #expect(try !daemon.status().latched)
+        let pressed = ContinuousClock.now
+        board.signal(SIGUSR1)   // pressed (and held)
+        _ = try daemon.waitForStatus(within: .seconds(10), "latched by the board's switch") { $0.latched && $0.device.switchPressed }
+        let toLatch = pressed.duration(to: .now)
+        let rearm = try daemon.curl(["-X", "POST", "http://plantard/v1/rearm"])
+        #expect(rearm.stdout.contains(#""code":"switch-held""#), "\(rearm)")
+        let start = try daemon.curl(["-X", "POST", "-d", #"{"program":"quick"}"#, "http://plantard/v1/sessions"])
+        #expect(start.stdout.contains(#""code":"latched""#), "never 201 and then 'not started': \(start)")
+        let letGo = ContinuousClock.now
+        board.signal(SIGUSR1)   // let go
+        _ = try daemon.waitForStatus(within: .seconds(10), "the switch let go") { !$0.device.switchPressed }
+        let toRelease = letGo.duration(to: .now)
+        let again = try daemon.curl(["-X", "POST", "-w", "%{http_code}", "http://plantard/v1/rearm"])
+        #expect(again.stdout.hasSuffix("200"), "\(again)")
+        print("board switch between sessions: latched \(toLatch), let go seen \(toRelease) (idle tick 5 s)")
+        // Well below the 5 s tick even on this machine; typically a few milliseconds.
+        #expect(toLatch < .seconds(2) && toRelease < .seconds(2), "\(toLatch) \(toRelease)\n\(daemon.log())")
     }
 
     @Test func theEmulatorKilledMidSessionFaultsAndLatchesAndTheDaemonLivesOn() throws {

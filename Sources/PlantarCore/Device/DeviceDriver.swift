@@ -109,11 +109,20 @@ public protocol DeviceDriver: AnyObject, Sendable {
     /// what its reader has collected; the simulator advances its physics to `now` first.
     func poll(upTo now: Duration) async -> [DeviceEvent]
 
-    /// The session layer has armed its governor for a new session. A driver whose device
-    /// latches by itself (a serial board) may arm the device again with the next setpoint;
-    /// until this call, and again after any release, stop or link event, it stays latched.
-    /// Never resumes anything by itself. The default does nothing.
+    /// The session layer has armed its governor for a new session. Every driver latches on
+    /// `releaseAll` (and on its own reflex releases): from then until this call it ignores
+    /// every pressure and move command (releases always pass), so a loop turn already
+    /// dispatching when a stop arrives cannot press again. A serial board, which latches by
+    /// itself, is armed again with the next setpoint. Never resumes anything by itself. The
+    /// default does nothing.
     func beginSession()
+
+    /// Asks the driver to hand every input, link and fault event to `observer` as it happens
+    /// (on the driver's own thread, outside its locks), besides queuing it for `poll`, so the
+    /// daemon hears the switch between sessions without polling. Returns false when the
+    /// driver cannot; the caller then has to poll. Installing a second observer replaces the
+    /// first. The default returns false.
+    func observeEvents(_ observer: @escaping @Sendable (DeviceEvent.Kind) -> Void) -> Bool
 
     /// Whether this driver reports measured pressure. The profile may list a pressure sensor
     /// that this way of reaching the device cannot read (on the reference device it sits on
@@ -124,5 +133,6 @@ public protocol DeviceDriver: AnyObject, Sendable {
 
 extension DeviceDriver {
     public func beginSession() {}
+    public func observeEvents(_ observer: @escaping @Sendable (DeviceEvent.Kind) -> Void) -> Bool { false }
     public var measuresPressure: Bool { profile.inputs.contains(.pressureSensor) }
 }

@@ -42,6 +42,7 @@ public final class GPIODriver: DeviceDriver {
         let eventFDs: [Int32]
         let options: GPIODriverOptions
         let log: GPIOLog
+        let observer = Mutex<(@Sendable (DeviceEvent.Kind) -> Void)?>(nil)
 
         init(engine: consuming sending GPIOEngine, eventFDs: [Int32], options: GPIODriverOptions, log: @escaping GPIOLog) throws(Posix.Failure) {
             self.engine = Mutex(engine)
@@ -54,9 +55,15 @@ public final class GPIODriver: DeviceDriver {
 
         /// Runs `body` with the engine, then honours a release raised meanwhile.
         func withEngine<R: Sendable, E: Error>(_ body: (inout GPIOEngine) throws(E) -> R) throws(E) -> R {
-            defer { honourRelease() }
+            var observed: [DeviceEvent.Kind] = []
+            defer {
+                honourRelease()
+                // Inputs and faults reach the daemon as they happen, outside the lock.
+                if !observed.isEmpty, let observer = observer.withLock({ $0 }) { for kind in observed { observer(kind) } }
+            }
             return try engine.withLock { (engine: inout GPIOEngine) throws(E) -> R in
                 if releaseRequested.exchange(false, ordering: .sequentiallyConsistent) { engine.goToRest() }
+                defer { if !engine.toObserve.isEmpty { observed = engine.toObserve; engine.toObserve.removeAll() } }
                 return try body(&engine)
             }
         }
@@ -175,6 +182,13 @@ public final class GPIODriver: DeviceDriver {
         if done == nil { core.wakePulse.wake() }
     }
 
+    public func beginSession() { core.withEngine { $0.arm() } }
+
+    public func observeEvents(_ observer: @escaping @Sendable (DeviceEvent.Kind) -> Void) -> Bool {
+        core.observer.withLock { $0 = observer }
+        return true
+    }
+
     public func poll(upTo now: Duration) async -> [DeviceEvent] {
         let events = core.withEngine { $0.takeEvents() }
         let monotonicNow = Posix.monotonicNanoseconds()
@@ -216,6 +230,12 @@ public final class GPIODriver: DeviceDriver {
 
     /// Whether `foot` has a move under way or pending.
     public func isMoving(_ foot: Foot) -> Bool { core.withEngine { $0.isMoving(foot) } }
+
+    /// Whether a release has latched the driver since the last `beginSession`.
+    public var isLatched: Bool { core.withEngine { $0.latched } }
+
+    /// Pressure and move commands ignored while latched.
+    public var ignoredWhileLatched: Int { core.withEngine { $0.ignoredWhileLatched } }
 
     /// Whether the driver reads the discomfort switch as pressed.
     public var switchPressed: Bool { core.withEngine { $0.switchPressed } }

@@ -89,6 +89,14 @@ struct GPIOEngine {
     /// The last reflex: the kernel's timestamp of the edge, and when every output was at rest.
     private(set) var lastReflex: (edgeNS: UInt64, restNS: UInt64)?
     private var closed = false
+    /// Set by every release to rest (stop, switch reflex, fault); cleared only by `arm()`:
+    /// pressure and moves are ignored in between, so a loop turn already dispatching when a
+    /// stop arrives cannot press again.
+    private(set) var latched = false
+    /// Pressure and move commands ignored while latched.
+    private(set) var ignoredWhileLatched = 0
+    /// Input and fault events not yet handed to the driver's observer.
+    var toObserve: [DeviceEvent.Kind] = []
 
     /// Claims the lines and reads the inputs. Outputs are requested at rest.
     /// - Throws: the bank's `GPIOError` naming a missing chip or a missing or busy line.
@@ -130,6 +138,11 @@ struct GPIOEngine {
         }
         if let faulted { throw DriverError("gpio: faulted (\(faulted)); outputs held at rest until restart") }
         if switchPressed { throw DriverError("gpio: the discomfort switch is pressed; outputs stay at rest") }
+        if latched {
+            try checkCommand(command)
+            ignoredWhileLatched += 1
+            return
+        }
         switch command {
         case .pressure(let channel, let kPa, let ramp):
             try checkChannel(channel)
@@ -150,6 +163,17 @@ struct GPIOEngine {
             }
         case .release:
             break
+        }
+    }
+
+    /// A new session armed: pressure and moves may go out again (never resumes anything).
+    mutating func arm() { latched = false }
+
+    /// The errors `apply` would throw for `command`, without doing it.
+    private func checkCommand(_ command: ActuatorCommand) throws(DriverError) {
+        switch command {
+        case .pressure(let channel, _, _), .release(let channel): try checkChannel(channel)
+        case .move: break
         }
     }
 
@@ -346,6 +370,7 @@ struct GPIOEngine {
     /// succeeded.
     @discardableResult
     mutating func goToRest() -> Bool {
+        latched = true
         var ok = true
         for index in layout.restOrder {
             do { try bank.write(index, layout.requests[index].restValue ?? false) } catch { ok = false }
@@ -395,7 +420,11 @@ struct GPIOEngine {
     // MARK: Events
 
     private mutating func post(_ time: UInt64, _ kind: DeviceEvent.Kind) {
-        if case .telemetry = kind, events.count >= options.maxQueuedEvents { return }
+        if case .telemetry = kind {
+            if events.count >= options.maxQueuedEvents { return }
+        } else {
+            toObserve.append(kind)
+        }
         events.append((time, kind))
     }
 

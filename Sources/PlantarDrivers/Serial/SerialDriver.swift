@@ -61,6 +61,8 @@ public final class SerialDriver: DeviceDriver {
         let wake: WakePipe
         let log: SerialLog
         let observer: (@Sendable (DeviceEvent.Kind, UInt64) -> Void)?
+        /// `observeEvents`: inputs, link and faults as they are read.
+        let eventHandler = Mutex<(@Sendable (DeviceEvent.Kind) -> Void)?>(nil)
 
         init(state: consuming sending SerialLinkCore, log: @escaping SerialLog,
              observer: (@Sendable (DeviceEvent.Kind, UInt64) -> Void)?) throws(Posix.Failure) {
@@ -84,15 +86,16 @@ public final class SerialDriver: DeviceDriver {
 
         private func afterUnlock() {
             // A `releaseAll` that found the lock taken raised the flag before trying it.
-            let (logs, observed): ([(SerialLogLevel, String)], [(UInt64, DeviceEvent.Kind)]) = state.withLock { c in
+            let (logs, observed, inputs): ([(SerialLogLevel, String)], [(UInt64, DeviceEvent.Kind)], [DeviceEvent.Kind]) = state.withLock { c in
                 if releaseRequested.exchange(false, ordering: .sequentiallyConsistent) {
                     c.emergencyRelease(now: Posix.monotonicNanoseconds())
                 }
-                defer { c.logs.removeAll(); c.observed.removeAll() }
-                return (c.logs, c.observed.map { ($0.time, $0.kind) })
+                defer { c.logs.removeAll(); c.observed.removeAll(); c.toObserve.removeAll() }
+                return (c.logs, c.observed.map { ($0.time, $0.kind) }, c.toObserve)
             }
             for (level, text) in logs { log(level, text) }
             if let observer { for (time, kind) in observed { observer(kind, time) } }
+            if !inputs.isEmpty, let handler = eventHandler.withLock({ $0 }) { for kind in inputs { handler(kind) } }
         }
 
         func runReader(priority: Int32?) {
@@ -236,6 +239,15 @@ public final class SerialDriver: DeviceDriver {
             c.heldBack = 0
         }
     }
+
+    public func observeEvents(_ observer: @escaping @Sendable (DeviceEvent.Kind) -> Void) -> Bool {
+        core.eventHandler.withLock { $0 = observer }
+        return true
+    }
+
+    /// Whether the driver is latched: released since the last `beginSession` (nothing but
+    /// releases goes to the board until the next).
+    public var isLatched: Bool { core.withLink { !$0.sessionArmed } }
 
     public func apply(_ command: ActuatorCommand, foot: Foot, at time: Duration) async throws(DriverError) {
         let message: WireMessage

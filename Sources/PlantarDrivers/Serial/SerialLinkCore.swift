@@ -36,6 +36,9 @@ struct SerialLinkCore {
     /// Events for `SerialDriverOptions.eventObserver`, handed over outside the lock.
     var observed: [(time: UInt64, kind: DeviceEvent.Kind)] = []
     var logs: [(SerialLogLevel, String)] = []
+    /// Input, link and fault events for the driver's `observeEvents` observer, handed over
+    /// outside the lock.
+    var toObserve: [DeviceEvent.Kind] = []
 
     /// The session layer armed its governor (`beginSession`) and nothing has stopped since.
     var sessionArmed = false
@@ -320,6 +323,7 @@ struct SerialLinkCore {
     mutating func emit(_ kind: DeviceEvent.Kind, now: UInt64) {
         events.append((now, kind))
         if options.eventObserver != nil { observed.append((now, kind)) }
+        if case .telemetry = kind {} else { toObserve.append(kind) }
         // Nobody polling (no session yet): keep the inputs, thin out old telemetry.
         if events.count > 2000 {
             var telemetrySeen = 0
