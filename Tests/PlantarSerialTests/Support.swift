@@ -127,7 +127,7 @@ func runSession(_ driver: any DeviceDriver, timeline: Timeline = Fixtures.timeli
     var options = RunnerOptions()
     options.settleAfterEnd = .milliseconds(200)
     let runner = SessionRunner(timeline: timeline, driver: driver, clock: DedicatedClock(),
-                               settings: GovernorSettings.standard(for: driver.profile), options: options)
+                               settings: GovernorSettings.standard(for: driver.profile, map: Fixtures.map), options: options)
     let trace = await withTaskGroup(of: SessionTrace?.self) { group in
         group.addTask { await runner.run() }
         group.addTask {

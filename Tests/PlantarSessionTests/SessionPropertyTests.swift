@@ -72,7 +72,7 @@ struct SessionPropertyTests {
                 let at = g.int(0...Int(timeline.duration.seconds * 1000))
                 events.append("\(kind.rawValue)@\(Double(at) / 1000)s")
             }
-            var settings = GovernorSettings.standard(for: device)
+            var settings = GovernorSettings.standard(for: device, map: Fixtures.map)
             settings.sensitivityFactor = [0.5, 0.75, 1.0][g.int(0...2)]
             settings.reducedSensation = g.int(0...3) == 0
             let (trace, driver, report) = await Fixtures.simulate(device, events: events, timeline: timeline, settings: settings)

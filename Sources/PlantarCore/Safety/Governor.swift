@@ -642,8 +642,11 @@ public struct Governor: Sendable {
             if !lowering && (c.target > cap || c.level(at: now) > cap) {
                 report(.capClamped, foot, "move to u=\(num(to.u, 1)) v=\(num(to.v, 1)) while pressing: \(name) \(num(c.target, 1)) kPa lowered to the \(sensitivity.rawValue)-sensitivity cap of \(num(cap, 1)) kPa along the path [\(zone)]",
                        at: now, into: &actions)
-                setChannel(foot, name, to: min(c.target, cap), ramp: fastLowering, at: now, sensitivity: stricter, zone: c.zone)
-                actions.append(.apply(.pressure(channel: name, kPa: min(c.target, cap), ramp: fastLowering), foot: foot))
+                // A rise still under way keeps its own pace to the lower target: fast only downward.
+                let lowered = min(c.target, cap)
+                let rate = lowered < c.level(at: now) ? fastLowering : min(c.ramp.isFinite && c.ramp > 0 ? c.ramp : settings.maxRampKPaPerS, settings.maxRampKPaPerS)
+                setChannel(foot, name, to: lowered, ramp: rate, at: now, sensitivity: stricter, zone: c.zone)
+                actions.append(.apply(.pressure(channel: name, kPa: lowered, ramp: rate), foot: foot))
             } else {
                 feet[foot]!.channels[name]!.sensitivity = stricter
             }
@@ -749,13 +752,14 @@ public struct Governor: Sendable {
         feet[foot] = fs
     }
 
-    /// A channel released (its valve opens): the governed level falls to zero within
-    /// `easeWithin`, the time the over-pressure check allows it.
+    /// A channel released (its valve opens): the device's setpoint is zero at once, and so is
+    /// the governed level, so a later command ramps from where the device really starts (a
+    /// "lowering" judged from a level the device no longer has would rise at the lowering's
+    /// speed). The valve's tail is the over-pressure check's settling allowance.
     private mutating func releaseChannel(_ foot: Foot, _ name: String, at now: Duration) {
         let c = feet[foot]?.channels[name] ?? Channel()
-        let level = c.level(at: now)
-        setChannel(foot, name, to: 0, ramp: max(level / settings.easeWithin.seconds, settings.maxRampKPaPerS), at: now,
-                   sensitivity: c.sensitivity, zone: c.zone)
+        setChannel(foot, name, to: 0, ramp: .infinity, at: now, sensitivity: c.sensitivity, zone: c.zone)
+        feet[foot]?.channels[name]?.from = 0
     }
 
     private mutating func releaseFoot(_ foot: Foot, at now: Duration) {
