@@ -27,10 +27,12 @@ public final class EventHub: Sendable {
 
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// A stream of every event from now on, starting with `first` (the current status).
-    public func subscribe(first: [Event]) -> AsyncStream<Event> {
+    /// A stream of every event from now on, starting with what `first` returns (the current
+    /// status). `first` is called after the stream is registered, so a change published while
+    /// a client connects is never lost between its first status and the next: at worst that
+    /// change comes before the first status, which is then the newer of the two.
+    public func subscribe(first: () -> [Event]) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
-        for event in first { continuation.yield(event) }
         let id: Int? = state.withLock { s in
             guard !s.closed else { return nil }
             s.next += 1
@@ -44,6 +46,7 @@ public final class EventHub: Sendable {
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
+        for event in first() { continuation.yield(event) }
         return stream
     }
 

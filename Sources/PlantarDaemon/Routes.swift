@@ -83,7 +83,7 @@ public func buildRouter(daemon: Daemon) -> Router<PlantarRequestContext> {
     }
 
     v1.get("events") { _, _ in
-        let stream = daemon.hub.subscribe(first: manager.currentStatusEvent().map { [$0] } ?? [])
+        let stream = daemon.hub.subscribe { manager.currentStatusEvent().map { [$0] } ?? [] }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"

@@ -46,7 +46,9 @@ struct SerialRunCommandTests {
 /// exit status is 128 + the signal.
 @Suite("plantar run on plantar-sim, ended by signals", .serialized)
 struct SerialRunSignalTests {
-    @Test(arguments: [SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGINT])
+    // The two the issue saw and Ctrl-C; the others take the same path (StopSignals.terminating)
+    // and each one here is a real-time board and host beside the other serial tests.
+    @Test(arguments: [SIGTERM, SIGHUP, SIGINT])
     func aSignalReleasesOnTheBoardBeforeExit(_ number: Int32) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plantar-sig-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
