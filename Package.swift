@@ -63,7 +63,8 @@ let package = Package(
         // The daemon (issue 7). PlantarAPI is what client and server share (documents, the
         // socket's default path, a small HTTP/1.1 client over a Unix socket): no NIO, so the
         // `plantar` CLI stays lean. PlantarDaemon is the server; plantard only parses and calls it.
-        .target(name: "PlantarAPI", dependencies: ["PlantarCore", "PlantarSession"]),
+        // PlantarAPI also checks a session start (StartCheck) without a daemon, for the fuzzer.
+        .target(name: "PlantarAPI", dependencies: ["PlantarCore", "PlantarSession", "PlantarConfig"]),
         .target(
             name: "PlantarDaemon",
             dependencies: [
