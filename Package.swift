@@ -88,6 +88,13 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plantar-gpio-check", dependencies: ["PlantarDrivers", "PlantarConfig"]),
+        // Coverage-guided fuzzing (issue 11): one harness per input surface. Built by
+        // scripts/fuzz with -DFUZZING and libFuzzer; built plainly it replays a corpus, which
+        // PlantarFuzzTests does for every committed seed. No NIO: the fuzz build stays short.
+        .executableTarget(
+            name: "plantar-fuzz",
+            dependencies: ["PlantarCore", "PlantarConfig", "PlantarWire", "PlantarSimulator", "PlantarAPI"]
+        ),
 
         .testTarget(
             name: "PlantarCoreTests",
@@ -104,6 +111,7 @@ let package = Package(
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
         .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
+        .testTarget(name: "PlantarFuzzTests", dependencies: ["plantar-fuzz"]),
         .testTarget(name: "PlantarSerialTests",
                     dependencies: ["PlantarDrivers", "PlantarSimulator", "PlantarSession", "PlantarConfig", "PlantarWire"]),
         .testTarget(
