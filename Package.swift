@@ -67,7 +67,8 @@ let package = Package(
         // The daemon (issue 7). PlantarAPI is what client and server share (documents, the
         // socket's default path, a small HTTP/1.1 client over a Unix socket): no NIO, so the
         // `plantar` CLI stays lean. PlantarDaemon is the server; plantard only parses and calls it.
-        .target(name: "PlantarAPI", dependencies: ["PlantarCore", "PlantarSession"]),
+        // PlantarAPI also checks a session start (StartCheck) without a daemon, for the fuzzer.
+        .target(name: "PlantarAPI", dependencies: ["PlantarCore", "PlantarSession", "PlantarConfig"]),
         .target(
             name: "PlantarDaemon",
             dependencies: [
@@ -91,6 +92,13 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plantar-gpio-check", dependencies: ["PlantarDrivers", "PlantarConfig"]),
+        // Coverage-guided fuzzing (issue 11): one harness per input surface. Built by
+        // scripts/fuzz with -DFUZZING and libFuzzer; built plainly it replays a corpus, which
+        // PlantarFuzzTests does for every committed seed. No NIO: the fuzz build stays short.
+        .executableTarget(
+            name: "plantar-fuzz",
+            dependencies: ["PlantarCore", "PlantarConfig", "PlantarWire", "PlantarSimulator", "PlantarAPI"]
+        ),
 
         .testTarget(
             name: "PlantarCoreTests",
@@ -111,6 +119,7 @@ let package = Package(
         .testTarget(name: "PlantarCLITests", dependencies: ["PlantarCLI"]),
         .testTarget(name: "PlantarWireTests", dependencies: ["PlantarWire", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "PlantarDriversTests", dependencies: ["PlantarDrivers"]),
+        .testTarget(name: "PlantarFuzzTests", dependencies: ["plantar-fuzz"]),
         .testTarget(name: "PlantarSerialTests",
                     dependencies: ["PlantarDrivers", "PlantarSimulator", "PlantarSession", "PlantarConfig", "PlantarWire"]),
         .testTarget(

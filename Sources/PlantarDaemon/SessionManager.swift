@@ -500,68 +500,14 @@ public final class SessionManager: Service, Sendable {
     }
 
     func prepare(_ request: StartRequest, who: String) throws(Refusal) -> Prepared {
-        var problems: [String] = []
-        if let i = request.intensity, !(1...5).contains(i) { problems.append("intensity \(i) is out of range (1–5)") }
-        if let s = request.sensitivity, !(s.isFinite && (0.5...1.0).contains(s)) { problems.append("sensitivity \(s) is out of range (0.5–1.0)") }
-        if let l = request.footLengthMM, !(l.isFinite && FootSize.plausibleRange.contains(l)) {
-            problems.append("footLengthMM \(l) is out of range (\(Int(FootSize.plausibleRange.lowerBound))–\(Int(FootSize.plausibleRange.upperBound)))")
-        }
-        if let z = request.shoeSize, !(z.isFinite && (30...52).contains(z)) { problems.append("shoeSize \(z) is out of range (30–52)") }
-        if request.footLengthMM != nil && request.shoeSize != nil { problems.append("give either footLengthMM or shoeSize, not both") }
-        var feet: FeetSelection?
-        if let f = request.feet {
-            feet = FeetSelection(rawValue: f)
-            if feet == nil { problems.append("feet '\(f)' must be left, right or both") }
-        }
-        if !problems.isEmpty { throw Refusal(422, "invalid-parameters", problems.joined(separator: "; ")) }
-
-        // Routine: one the daemon has, by name only (never a path a client names), or the text sent.
-        let routine: Routine
-        if let text = request.routine {
-            do {
-                let name = request.program.isEmpty ? "routine" : request.program
-                routine = try RoutineLoader.parse(text, file: "\(name) (sent by \(who))", map: map).0
-            } catch {
-                throw Refusal(422, "invalid-routine", "the routine sent does not check", details: error.diagnostics.map(\.description))
-            }
-        } else {
-            let name = request.program
-            if name.isEmpty || name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-                throw Refusal(422, "unknown-program", "program must be the name of a program the daemon knows (GET /v1/programs), or send the routine's text in 'routine'")
-            }
-            do {
-                routine = try library.loadRoutine(name, map: map).0
-            } catch {
-                switch error {
-                case .config(let e): throw Refusal(422, "unknown-program", e.description)
-                case .diagnostics(let d): throw Refusal(422, "invalid-routine", "program '\(name)' does not check", details: d.diagnostics.map(\.description))
-                }
-            }
-        }
-
-        // The configured person is the floor of safety: a request may only lower the caps.
-        let size = request.shoeSize.map(FootSize.euShoeSize) ?? request.footLengthMM.map(FootSize.init(lengthMM:)) ?? config.footSize
-        var settings = GovernorSettings.standard(for: profile, map: map, footSize: size)
-        settings.sensitivityFactor = min(request.sensitivity ?? config.sensitivity, config.sensitivity)
-        settings.reducedSensation = config.reducedSensation || (request.reducedSensation ?? false)
-        settings.limits = config.limits
-        // Sped up (simulator-speed), the loop's wall-clock jitter is that much longer in session
-        // time: the bounds on the loop's own promptness (lateness, telemetry age) scale too.
-        settings.maxLateness = settings.maxLateness * device.clock.speed
-        settings.telemetryTimeout = settings.telemetryTimeout * device.clock.speed
-
-        var parameters = request.parameters ?? [:]
-        parameters["intensity"] = request.intensity.map(String.init) ?? parameters["intensity"] ?? String(config.intensity)
-        let options = CompileOptions(parameters: parameters, feet: feet, footSize: size, caps: settings.personCaps, limits: config.limits)
-        let timeline: Timeline
-        do {
-            timeline = try Compiler.compile(routine, map: map, device: profile, options: options)
+        do throws(StartRefusal) {
+            let checked = try StartCheck.check(request, who: who, map: map, profile: profile, config: config,
+                                               library: library, clockSpeed: device.clock.speed)
+            return Prepared(id: 0, program: checked.program, title: checked.title, timeline: checked.timeline,
+                            settings: checked.settings, startedBy: who)
         } catch {
-            let errors = error.diagnostics.filter { $0.severity == .error }
-            throw Refusal(422, "invalid-parameters", errors.first?.message ?? "the program does not compile for this device",
-                          details: error.diagnostics.map(\.description))
+            throw Refusal(error.status, error.code, error.message, details: error.details)
         }
-        return Prepared(id: 0, program: routine.name, title: routine.title, timeline: timeline, settings: settings, startedBy: who)
     }
 
     // MARK: Status

@@ -1,0 +1,45 @@
+import PlantarAPI
+import PlantarConfig
+import PlantarCore
+import Testing
+
+/// `StartCheck`: what `POST /v1/sessions` decides before anything runs, without a daemon.
+@Suite("session start checks")
+struct StartCheckTests {
+    let library = ConfigLibrary(dataDirectories: [repository.appendingPathComponent("Config").path])
+    let map: FootMap
+    let profile: DeviceProfile
+
+    init() throws {
+        map = try library.loadFootMap()
+        profile = try library.loadDevice("reference")
+    }
+
+    func check(_ request: StartRequest, config: DaemonConfig = DaemonConfig()) throws(StartRefusal) -> CheckedStart {
+        try StartCheck.check(request, who: "test", map: map, profile: profile, config: config, library: library, clockSpeed: 1)
+    }
+
+    @Test func aShippedProgramCompilesAndAPersonMayOnlyLowerTheCaps() throws {
+        var config = DaemonConfig()
+        config.sensitivity = 0.8
+        let started = try check(StartRequest(program: "back-pain", intensity: 2, sensitivity: 1.0), config: config)
+        #expect(started.program == "back-pain" && started.timeline.device == "reference")
+        #expect(started.timeline.parameters["intensity"] == "2")
+        #expect(started.settings.sensitivityFactor == 0.8)
+    }
+
+    // The request that brought plantard down with SIGILL.
+    @Test func aRoutineWithAHugeDurationIsRefusedWithItsPosition() {
+        let routine = "routine: x\ntitle: x\nsteps:\n  - technique: thumb-walk\n    zone: spine\n    duration: 3000000000000h\n"
+        #expect(throws: StartRefusal(422, "invalid-routine", "the routine sent does not check", details: [
+            "x (sent by test):6:15: error: step 1 duration 3000000000000h is out of range (0.5s–10m)",
+        ])) { try check(StartRequest(program: "x", routine: routine)) }
+    }
+
+    @Test func everyRangeProblemAtOnce() {
+        #expect(throws: StartRefusal(422, "invalid-parameters",
+                                     "intensity 9 is out of range (1–5); footLengthMM inf is out of range (180–330); feet 'all' must be left, right or both")) {
+            try check(StartRequest(program: "back-pain", intensity: 9, feet: "all", footLengthMM: .infinity))
+        }
+    }
+}
