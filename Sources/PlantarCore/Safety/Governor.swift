@@ -521,12 +521,6 @@ public struct Governor: Sendable {
     private mutating func easeOff(source: String, foot: Foot?, at now: Duration, into actions: inout [GovernorAction]) {
         discomfortSignals.removeAll { now - $0 > settings.escalationWindow }
         discomfortSignals.append(now)
-        if discomfortSignals.count >= settings.escalationCount {
-            stopSession(.escalated, kind: .escalatedStop,
-                        detail: "\(discomfortSignals.count) discomfort signals within \(num(settings.escalationWindow.seconds, 0)) s (last: \(source)): everything released",
-                        at: now, into: &actions)
-            return
-        }
         let eased = foot.map { [$0] } ?? Foot.allCases
         var worked = Set<Sensitivity>()
         for f in eased {
@@ -543,8 +537,16 @@ public struct Governor: Sendable {
                 if let place = placeSensitivity(f, channel: name) { worked.insert(place) } else if c.sensitivity == nil { worked.insert(.high) }
             }
         }
+        // Every signal lowers the caps, the one that escalates too: a session re-armed after
+        // the stop starts from the lowered caps.
         sessionEaseFactor *= settings.easeCapFactor
         for s in worked { classEaseFactor[s, default: 1] *= settings.easeZoneCapFactor }
+        if discomfortSignals.count >= settings.escalationCount {
+            stopSession(.escalated, kind: .escalatedStop,
+                        detail: "\(discomfortSignals.count) discomfort signals within \(num(settings.escalationWindow.seconds, 0)) s (last: \(source)): everything released",
+                        at: now, into: &actions)
+            return
+        }
 
         let within = settings.easeWithin
         // The valve follows a lowered setpoint with a lag (first order, its time constant):
