@@ -11,9 +11,10 @@ public struct CheckedStart: Sendable {
     public var settings: GovernorSettings
 }
 
-/// Why a session start is refused before anything runs: an HTTP status (422 for the
-/// request's own mistakes), a machine-readable code and one line that says why.
-public struct StartRefusal: Error, Sendable, Hashable {
+/// A request the daemon will not carry out (a session start refused before anything runs,
+/// a control request with no session, ...): an HTTP status (422 for the request's own
+/// mistakes), a machine-readable code and one line that says why.
+public struct Refusal: Error, Sendable, Hashable {
     public var status: Int
     public var code: String
     public var message: String
@@ -41,9 +42,9 @@ public enum StartCheck {
     ///   - config: the daemon's configuration: the person, their caps and the session limits.
     ///   - library: where programs named by `request.program` are found.
     ///   - clockSpeed: how much faster than real time session time runs (simulator-speed; 1 on hardware).
-    /// - Throws: `StartRefusal`: 422 `invalid-parameters`, `invalid-routine` or `unknown-program`.
+    /// - Throws: `Refusal`: 422 `invalid-parameters`, `invalid-routine` or `unknown-program`.
     public static func check(_ request: StartRequest, who: String, map: FootMap, profile: DeviceProfile,
-                             config: DaemonConfig, library: ConfigLibrary, clockSpeed: Double) throws(StartRefusal) -> CheckedStart {
+                             config: DaemonConfig, library: ConfigLibrary, clockSpeed: Double) throws(Refusal) -> CheckedStart {
         var problems: [String] = []
         if let i = request.intensity, !(1...5).contains(i) { problems.append("intensity \(i) is out of range (1–5)") }
         if let s = request.sensitivity, !(s.isFinite && (0.5...1.0).contains(s)) { problems.append("sensitivity \(s) is out of range (0.5–1.0)") }
@@ -57,7 +58,7 @@ public enum StartCheck {
             feet = FeetSelection(rawValue: f)
             if feet == nil { problems.append("feet '\(f)' must be left, right or both") }
         }
-        if !problems.isEmpty { throw StartRefusal(422, "invalid-parameters", problems.joined(separator: "; ")) }
+        if !problems.isEmpty { throw Refusal(422, "invalid-parameters", problems.joined(separator: "; ")) }
 
         // Routine: one the daemon has, by name only (never a path a client names), or the text sent.
         let routine: Routine
@@ -66,19 +67,19 @@ public enum StartCheck {
                 let name = request.program.isEmpty ? "routine" : request.program
                 routine = try RoutineLoader.parse(text, file: "\(name) (sent by \(who))", map: map).0
             } catch {
-                throw StartRefusal(422, "invalid-routine", "the routine sent does not check", details: error.diagnostics.map(\.description))
+                throw Refusal(422, "invalid-routine", "the routine sent does not check", details: error.diagnostics.map(\.description))
             }
         } else {
             let name = request.program
             if name.isEmpty || name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-                throw StartRefusal(422, "unknown-program", "program must be the name of a program the daemon knows (GET /v1/programs), or send the routine's text in 'routine'")
+                throw Refusal(422, "unknown-program", "program must be the name of a program the daemon knows (GET /v1/programs), or send the routine's text in 'routine'")
             }
             do {
                 routine = try library.loadRoutine(name, map: map).0
             } catch {
                 switch error {
-                case .config(let e): throw StartRefusal(422, "unknown-program", e.description)
-                case .diagnostics(let d): throw StartRefusal(422, "invalid-routine", "program '\(name)' does not check", details: d.diagnostics.map(\.description))
+                case .config(let e): throw Refusal(422, "unknown-program", e.description)
+                case .diagnostics(let d): throw Refusal(422, "invalid-routine", "program '\(name)' does not check", details: d.diagnostics.map(\.description))
                 }
             }
         }
@@ -102,7 +103,7 @@ public enum StartCheck {
             timeline = try Compiler.compile(routine, map: map, device: profile, options: options)
         } catch {
             let errors = error.diagnostics.filter { $0.severity == .error }
-            throw StartRefusal(422, "invalid-parameters", errors.first?.message ?? "the program does not compile for this device",
+            throw Refusal(422, "invalid-parameters", errors.first?.message ?? "the program does not compile for this device",
                                details: error.diagnostics.map(\.description))
         }
         return CheckedStart(program: routine.name, title: routine.title, timeline: timeline, settings: settings)

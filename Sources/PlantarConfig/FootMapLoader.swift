@@ -80,11 +80,15 @@ public enum FootMapLoader {
     }
 
     /// The first chain of segments leading from `start` back to a zone already on the chain.
+    /// Zones whose segments were all walked without a cycle are not walked again, so a map of
+    /// segments naming the same zones many times over stays linear, not exponential.
     static func segmentCycle(from start: String, in map: FootMap) -> [String]? {
+        var cleared = Set<String>()
         func walk(_ id: String, _ chain: [String]) -> [String]? {
             if chain.contains(id) { return chain + [id] }
-            guard case .segments(let ids)? = map.zone(id)?.shape else { return nil }
+            guard !cleared.contains(id), case .segments(let ids)? = map.zone(id)?.shape else { return nil }
             for next in ids { if let cycle = walk(next, chain + [id]) { return cycle } }
+            cleared.insert(id)
             return nil
         }
         guard let cycle = walk(start, []) else { return nil }

@@ -500,14 +500,10 @@ public final class SessionManager: Service, Sendable {
     }
 
     func prepare(_ request: StartRequest, who: String) throws(Refusal) -> Prepared {
-        do throws(StartRefusal) {
-            let checked = try StartCheck.check(request, who: who, map: map, profile: profile, config: config,
-                                               library: library, clockSpeed: device.clock.speed)
-            return Prepared(id: 0, program: checked.program, title: checked.title, timeline: checked.timeline,
-                            settings: checked.settings, startedBy: who)
-        } catch {
-            throw Refusal(error.status, error.code, error.message, details: error.details)
-        }
+        let checked = try StartCheck.check(request, who: who, map: map, profile: profile, config: config,
+                                           library: library, clockSpeed: device.clock.speed)
+        return Prepared(id: 0, program: checked.program, title: checked.title, timeline: checked.timeline,
+                        settings: checked.settings, startedBy: who)
     }
 
     // MARK: Status
@@ -561,20 +557,9 @@ public final class SessionManager: Service, Sendable {
     }
 }
 
-/// A request the daemon will not carry out, with the HTTP status and a machine-readable code.
-public struct Refusal: Error, Sendable {
-    public var status: Int
-    public var code: String
-    public var message: String
-    public var details: [String]?
-
-    public init(_ status: Int, _ code: String, _ message: String, details: [String]? = nil) {
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-    }
-
+/// `Refusal` (PlantarAPI) is the one type for every request the daemon will not carry out;
+/// the session start's own checks throw it too (`StartCheck`).
+extension Refusal {
     static func noSession(_ action: String) -> Refusal {
         Refusal(409, "no-session", "no session is running to \(action)")
     }

@@ -173,6 +173,13 @@ struct FootMapErrorTests {
         ], file: "footmap.yaml")
     }
 
+    // 40 levels of segments each naming the next one twice: 2^40 paths, checked in linear time.
+    @Test(.timeLimit(.minutes(1))) func deepSegmentChainsLoadQuickly() {
+        var text = "foot-map: 1\nzones:\n  z40:\n    title: end\n    surface: sole\n    sensitivity: low\n    point: [0.1, 0.5]\n"
+        for k in 0..<40 { text += "  z\(k):\n    title: z\(k)\n    segments: [z\(k + 1), z\(k + 1)]\n" }
+        #expect(throws: Never.self) { _ = try FootMapLoader.parse(text, file: "footmap.yaml") }
+    }
+
     @Test func zoneWithoutSurface() {
         let found = errors("""
             foot-map: 1

@@ -15,7 +15,7 @@ struct StartCheckTests {
         profile = try library.loadDevice("reference")
     }
 
-    func check(_ request: StartRequest, config: DaemonConfig = DaemonConfig()) throws(StartRefusal) -> CheckedStart {
+    func check(_ request: StartRequest, config: DaemonConfig = DaemonConfig()) throws(Refusal) -> CheckedStart {
         try StartCheck.check(request, who: "test", map: map, profile: profile, config: config, library: library, clockSpeed: 1)
     }
 
@@ -31,13 +31,13 @@ struct StartCheckTests {
     // The request that brought plantard down with SIGILL.
     @Test func aRoutineWithAHugeDurationIsRefusedWithItsPosition() {
         let routine = "routine: x\ntitle: x\nsteps:\n  - technique: thumb-walk\n    zone: spine\n    duration: 3000000000000h\n"
-        #expect(throws: StartRefusal(422, "invalid-routine", "the routine sent does not check", details: [
+        #expect(throws: Refusal(422, "invalid-routine", "the routine sent does not check", details: [
             "x (sent by test):6:15: error: step 1 duration 3000000000000h is out of range (0.5s–10m)",
         ])) { try check(StartRequest(program: "x", routine: routine)) }
     }
 
     @Test func everyRangeProblemAtOnce() {
-        #expect(throws: StartRefusal(422, "invalid-parameters",
+        #expect(throws: Refusal(422, "invalid-parameters",
                                      "intensity 9 is out of range (1–5); footLengthMM inf is out of range (180–330); feet 'all' must be left, right or both")) {
             try check(StartRequest(program: "back-pain", intensity: 9, feet: "all", footLengthMM: .infinity))
         }
