@@ -18,6 +18,8 @@ struct SafetySoak: AsyncParsableCommand {
     @Option(help: "Events per governor sequence (a fresh governor and device each).") var eventsPerSequence = 500
     @Option(help: "Seed; the same seed gives the same run.") var seed: UInt64 = 1
     @Option(help: "Violations to print per rule.") var show = 3
+    @Option(help: "Write the device log (JSON lines) of the first failing governor sequence here.")
+    var failingLog: String?
 
     func run() async throws {
         let library = ConfigLibrary.standard()
@@ -120,6 +122,10 @@ struct SafetySoak: AsyncParsableCommand {
                 total.violationCount += r.violationCount
                 for (rule, n) in r.byRule { total.byRule[rule, default: 0] += n }
                 if total.violations.count < 50 { total.violations.append(contentsOf: r.violations.prefix(5)) }
+                if total.firstFailingLog == nil {
+                    total.firstFailingLog = r.firstFailingLog
+                    total.firstFailingViolations = r.firstFailingViolations
+                }
                 if next < chunks.count { add(&group) }
             }
         }
@@ -128,6 +134,11 @@ struct SafetySoak: AsyncParsableCommand {
               + (total.byRule.isEmpty ? "" : " (\(total.byRuleText))"))
         for rule in total.byRule.keys.sorted() {
             for v in total.violations.filter({ $0.rule == rule }).prefix(show) { print("    e.g. \(v)") }
+        }
+        if let path = failingLog, let log = total.firstFailingLog {
+            try log.jsonLines().write(toFile: path, atomically: true, encoding: .utf8)
+            print("  the first failing sequence's device log: \(path); its violations:")
+            for v in total.firstFailingViolations { print("    \(v)") }
         }
         print("  wall \(fixed(governorWall, 1)) s")
         print("total wall \(fixed(started.duration(to: clock.now).seconds, 1)) s, seed \(seed)")

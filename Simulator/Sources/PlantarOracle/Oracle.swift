@@ -122,8 +122,10 @@ struct Checker {
         func rampEstimate(at t: Double) -> Double {
             let since = max(0, t - max(sampledAt, commandedAt))
             guard since.isFinite else { return ramped }
+            // The ramp bounds the change both ways (docs/serial-protocol.md, `pressure`): a
+            // lowering with a slow ramp is still on its way down.
             if setpoint > ramped { return min(setpoint, ramped + rampRate * since) }
-            return setpoint
+            return max(setpoint, ramped - rampRate * since)
         }
     }
 
@@ -190,8 +192,15 @@ struct Checker {
 
     // MARK: Caps in force
 
+    /// docs/safety.md §1: a class's cap, lowered by the eases, and never above the cap of a
+    /// less sensitive class.
     func capKPa(_ s: Sensitivity) -> Double {
-        oracle.cap(s) * capFactorAll * (capFactorClass[s] ?? 1)
+        let own = oracle.cap(s) * capFactorAll * (capFactorClass[s] ?? 1)
+        switch s {
+        case .low: return own
+        case .moderate: return min(own, capKPa(.low))
+        case .high: return min(own, capKPa(.moderate))
+        }
     }
 
     /// The class at a foot's node now: the swept segment during a move, the point otherwise.

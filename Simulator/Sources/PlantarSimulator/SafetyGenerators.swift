@@ -214,6 +214,9 @@ public enum SafetyGenerators {
         public var violations: [Violation] = []
         public var violationCount = 0
         public var byRule: [SafetyRule: Int] = [:]
+        /// The device log of the first sequence that broke a rule, for reading it whole.
+        public var firstFailingLog: DeviceLog?
+        public var firstFailingViolations: [Violation] = []
         public init() {}
     }
 
@@ -309,6 +312,10 @@ public enum SafetyGenerators {
             let oracle = Oracle(map: map, profile: device, footLengthMM: footLengthMM, settings: SafetyRun.oracleSettings(settings),
                                 measuresPressure: driver.measuresPressure)
             let found = oracle.check(driver.deviceLog)
+            if !found.isEmpty && run.firstFailingLog == nil {
+                run.firstFailingLog = driver.deviceLog
+                run.firstFailingViolations = found
+            }
             if run.violations.count < keepViolations { run.violations.append(contentsOf: found.prefix(keepViolations - run.violations.count)) }
             run.sequences += 1
             run.violationCount += found.count

@@ -35,20 +35,29 @@ public struct CapField: Sendable, Hashable {
             }
         }
 
-        /// Whether the straight segment `a`–`b` touches the region.
-        func touches(_ a: DevicePoint, _ b: DevicePoint) -> Bool {
+        /// The part of the straight segment `a`–`b` inside the region, as fractions of the way
+        /// from `a` (nil when the segment misses it). A grown shape is convex, so the part is one
+        /// interval; it is the hull of the parts inside the convex pieces the shape is made of
+        /// (discs at points and corners, strips along segments, rectangles grown along one axis).
+        func span(_ a: DevicePoint, _ b: DevicePoint) -> (Double, Double)? {
+            var lo = Double.infinity, hi = -Double.infinity
+            func take(_ part: (Double, Double)?) {
+                guard let part else { return }
+                lo = min(lo, part.0)
+                hi = max(hi, part.1)
+            }
             switch shape {
             case .polyline(let points, let radius):
-                if points.count == 1 { return segmentDistance(points[0], a, b) <= radius }
-                for i in points.indices.dropFirst() where segmentsDistance(a, b, points[i - 1], points[i]) <= radius { return true }
-                return false
+                for p in points { take(lineInDisc(a, b, center: p, radius: radius)) }
+                for i in points.indices.dropFirst() { take(lineInStrip(a, b, points[i - 1], points[i], radius: radius)) }
             case .rectangle(let u, let v, let radius):
-                if excess(a) <= 0 || excess(b) <= 0 { return true }
-                let corners = [DevicePoint(u: u.lowerBound, v: v.lowerBound), DevicePoint(u: u.upperBound, v: v.lowerBound),
-                               DevicePoint(u: u.upperBound, v: v.upperBound), DevicePoint(u: u.lowerBound, v: v.upperBound)]
-                for i in 0..<4 where segmentsDistance(a, b, corners[i], corners[(i + 1) % 4]) <= radius { return true }
-                return false
+                take(lineInBox(a, b, u: (u.lowerBound - radius)...(u.upperBound + radius), v: v))
+                take(lineInBox(a, b, u: u, v: (v.lowerBound - radius)...(v.upperBound + radius)))
+                for cu in [u.lowerBound, u.upperBound] {
+                    for cv in [v.lowerBound, v.upperBound] { take(lineInDisc(a, b, center: DevicePoint(u: cu, v: cv), radius: radius)) }
+                }
             }
+            return lo <= hi ? (lo, hi) : nil
         }
 
         /// Whether the rectangle `u` × `v` (a zoned node) overlaps the region.
@@ -133,25 +142,32 @@ public struct CapField: Sendable, Hashable {
         return worst ?? .high
     }
 
-    /// The strictest class anywhere on the straight path from `a` to `b` (a move while pressing).
+    /// The strictest class anywhere on the straight path from `a` to `b` (a move while
+    /// pressing): the most sensitive region it meets, and `high` when any stretch of it lies
+    /// outside every region. Exact: each region's part of the path is found in closed form,
+    /// so no gap between regions is too narrow to see.
     public func sensitivity(along a: DevicePoint, to b: DevicePoint) -> Sensitivity {
         // Positions come from telemetry too: a non-finite one is anywhere.
         guard a.u.isFinite, a.v.isFinite, b.u.isFinite, b.v.isFinite else { return .high }
         guard a != b else { return sensitivity(at: a) }
         var worst: Sensitivity?
-        for r in regions where r.touches(a, b) {
+        var spans: [(Double, Double)] = []
+        for r in regions {
+            guard let span = r.span(a, b), span.1 >= 0, span.0 <= 1 else { continue }
             if r.sensitivity == .high { return .high }
             worst = max(worst ?? r.sensitivity, r.sensitivity)
+            spans.append(span)
         }
-        guard worst != nil else { return .high }
-        // A stretch that no region covers is `high`: walk the path in steps of a millimetre.
-        let steps = min(Int(a.distance(to: b).rounded(.up)), 2000)
-        for k in 0...max(steps, 1) {
-            let t = Double(k) / Double(max(steps, 1))
-            let p = DevicePoint(u: a.u + (b.u - a.u) * t, v: a.v + (b.v - a.v) * t)
-            if !regions.contains(where: { $0.excess(p) <= 0 }) { return .high }
+        guard let worst else { return .high }
+        // A stretch that no region covers is `high` (a nanometre of rounding at the joints).
+        spans.sort { $0.0 < $1.0 }
+        let slack = 1e-6 / a.distance(to: b)
+        var reach = 0.0
+        for (lo, hi) in spans {
+            if lo > reach + slack { return .high }
+            reach = max(reach, hi)
         }
-        return worst!
+        return reach >= 1 - slack ? worst : .high
     }
 
     /// A zoned device's node: the strictest region it overlaps (`high` for an unknown node).
@@ -175,4 +191,47 @@ func segmentsDistance(_ a: DevicePoint, _ b: DevicePoint, _ c: DevicePoint, _ d:
     let d1 = cross(c, d, a), d2 = cross(c, d, b), d3 = cross(a, b, c), d4 = cross(a, b, d)
     if ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)) { return 0 }
     return min(segmentDistance(a, c, d), segmentDistance(b, c, d), segmentDistance(c, a, b), segmentDistance(d, a, b))
+}
+
+/// The fractions `t` of the line `a + t (b − a)` within `radius` of `center` (a quadratic).
+func lineInDisc(_ a: DevicePoint, _ b: DevicePoint, center: DevicePoint, radius: Double) -> (Double, Double)? {
+    let du = b.u - a.u, dv = b.v - a.v
+    let fu = a.u - center.u, fv = a.v - center.v
+    let qa = du * du + dv * dv
+    guard qa > 0 else { return nil }
+    let qb = 2 * (fu * du + fv * dv), qc = fu * fu + fv * fv - radius * radius
+    let disc = qb * qb - 4 * qa * qc
+    guard disc >= 0 else { return nil }
+    let root = disc.squareRoot()
+    return ((-qb - root) / (2 * qa), (-qb + root) / (2 * qa))
+}
+
+/// The fractions of the line `a + t (b − a)` inside the axis-aligned box (Liang–Barsky).
+func lineInBox(_ a: DevicePoint, _ b: DevicePoint, u: ClosedRange<Double>, v: ClosedRange<Double>) -> (Double, Double)? {
+    var lo = -Double.infinity, hi = Double.infinity
+    for (p, q) in [(-(b.u - a.u), a.u - u.lowerBound), (b.u - a.u, u.upperBound - a.u),
+                   (-(b.v - a.v), a.v - v.lowerBound), (b.v - a.v, v.upperBound - a.v)] {
+        if p == 0 {
+            if q < 0 { return nil }
+        } else if p < 0 {
+            lo = max(lo, q / p)
+        } else {
+            hi = min(hi, q / p)
+        }
+    }
+    return lo <= hi ? (lo, hi) : nil
+}
+
+/// The fractions of the line `a + t (b − a)` within `radius` of segment `c`–`d` measured
+/// across it, with the foot of the perpendicular on the segment (the capsule's straight part).
+func lineInStrip(_ a: DevicePoint, _ b: DevicePoint, _ c: DevicePoint, _ d: DevicePoint, radius: Double) -> (Double, Double)? {
+    let eu = d.u - c.u, ev = d.v - c.v
+    let length = (eu * eu + ev * ev).squareRoot()
+    guard length > 0 else { return nil }
+    // In the segment's frame: x along it (0...length), y across it (-radius...radius).
+    func frame(_ p: DevicePoint) -> DevicePoint {
+        let pu = p.u - c.u, pv = p.v - c.v
+        return DevicePoint(u: (pu * eu + pv * ev) / length, v: (-pu * ev + pv * eu) / length)
+    }
+    return lineInBox(frame(a), frame(b), u: 0...length, v: -radius...radius)
 }

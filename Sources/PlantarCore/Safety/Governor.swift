@@ -63,11 +63,16 @@ public struct Governor: Sendable {
 
     /// The pressure cap in force now for a zone sensitivity class (kPa): the base cap times
     /// the person's sensitivity factor, times 0.6 with reduced sensation, times every ease's
-    /// factors so far, and never above the device's ceiling.
+    /// factors so far, and never above the device's ceiling, nor above the cap of a less
+    /// sensitive class: an ease that worked `moderate` tissue must not leave `high` tissue
+    /// allowed more, so the most sensitive class is always the strictest.
     public func cap(for sensitivity: Sensitivity) -> Double {
-        let person = settings.caps[sensitivity] * settings.sensitivityFactor
-            * (settings.reducedSensation ? PressureCaps.reducedSensationFactor : 1)
-        return min(person * sessionEaseFactor * (classEaseFactor[sensitivity] ?? 1), settings.deviceMaxKPa)
+        let person = settings.sensitivityFactor * (settings.reducedSensation ? PressureCaps.reducedSensationFactor : 1)
+        var cap = settings.deviceMaxKPa
+        for s in Sensitivity.allCases where s <= sensitivity {
+            cap = min(cap, settings.caps[s] * person * sessionEaseFactor * (classEaseFactor[s] ?? 1))
+        }
+        return cap
     }
 
     /// The highest pressure setpoint let through for `foot` that is still in force (kPa).
@@ -193,7 +198,7 @@ public struct Governor: Sendable {
             let channel = fs.channels[name] ?? Channel()
             let level = channel.level(at: now)
             var rate = ramp
-            if let until = fs.easingUntil, now < until {
+            if let until = fs.easingUntil, now <= until {  // the window's last instant too
                 // An ease-off is running on this foot: nothing may rise, and a further
                 // lowering goes at least as fast as the ease.
                 guard target < channel.target || target == 0 else {
@@ -573,6 +578,9 @@ public struct Governor: Sendable {
                 actions.append(.apply(.pressure(channel: name, kPa: target, ramp: fastLowering), foot: f))
             }
         }
+        // The lowered caps hold everywhere at once, on the feet not eased too: whatever now
+        // stands above its place's cap comes down to it (docs/safety.md §4).
+        for f in Foot.allCases { lowerToCaps(f, why: "caps lowered by the ease", at: now, into: &actions) }
         state = .easing
         easeEndsAt = now + within
         let classes = worked.sorted().map(\.rawValue).joined(separator: ", ")
@@ -652,6 +660,26 @@ public struct Governor: Sendable {
             } else {
                 feet[foot]!.channels[name]!.sensitivity = stricter
             }
+        }
+    }
+
+    /// Every channel of `foot` whose target stands above the cap of its class (the stricter of
+    /// its label and its place) comes down to that cap: fast when the level is above it, at the
+    /// rise's own pace when a rise has not reached it yet.
+    private mutating func lowerToCaps(_ foot: Foot, why: String, at now: Duration, into actions: inout [GovernorAction]) {
+        guard let fs = feet[foot] else { return }
+        for name in fs.channelNames {
+            let c = fs.channels[name]!
+            guard c.target > 0 else { continue }
+            let place = placeSensitivity(foot, channel: name)
+            let strictest = max(c.sensitivity ?? place ?? .high, place ?? c.sensitivity ?? .high)
+            let cap = cap(for: strictest)
+            guard c.target > cap else { continue }
+            let rate = cap < c.level(at: now) ? fastLowering : min(c.ramp.isFinite && c.ramp > 0 ? c.ramp : settings.maxRampKPaPerS, settings.maxRampKPaPerS)
+            report(.capClamped, foot, "\(why): \(name) \(num(c.target, 1)) kPa lowered to the \(strictest.rawValue)-sensitivity cap of \(num(cap, 1)) kPa",
+                   at: now, into: &actions)
+            setChannel(foot, name, to: cap, ramp: rate, at: now, sensitivity: strictest, zone: c.zone)
+            actions.append(.apply(.pressure(channel: name, kPa: cap, ramp: rate), foot: foot))
         }
     }
 
