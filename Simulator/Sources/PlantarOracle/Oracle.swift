@@ -1,3 +1,4 @@
+import Foundation
 import PlantarCore
 
 /// The independent safety oracle: checks a device log against docs/safety.md.
@@ -91,6 +92,14 @@ public struct Oracle: Sendable {
     /// A foot gone this long after a pull-away ends the session (s).
     static let pullAwayLimit = 120.0
 
+    /// The part of a pressure still measured `seconds` after its valve opened: the valve's
+    /// first-order lag, `e^(−seconds / valve-time-constant-s)`.
+    func ventedFraction(over seconds: Double) -> Double {
+        let tau = profile.pressure.valveTimeConstant
+        guard tau.isFinite, tau > 0 else { return 0 }
+        return exp(-max(seconds, 0) / tau)
+    }
+
     /// `3 × valve-time-constant-s + 50 ms`.
     var settling: Double {
         let tau = profile.pressure.valveTimeConstant
@@ -147,6 +156,9 @@ struct Checker {
         /// Per channel: the pressure the relief is measured from (lower of measured and ramp).
         var from: [String: Double]
         var measuredAtEase: [String: Double]
+        /// Per channel: the latest reading inside the window (a rise may come right at its end,
+        /// before the first sample after it).
+        var lastInWindow: [String: Double] = [:]
         var reliefChecked = false
     }
 
@@ -578,10 +590,17 @@ struct Checker {
                     && cs.rampKPa > previousRamped + 1e-6 {
                     note(.easeRise, t, s.foot, cs.channel, place(), cs.rampKPa, previousRamped, "kPa", "the setpoint rose within 300 ms of the ease at \(fixed(e.time, 3)) s")
                 }
-                if t >= e.time + Oracle.easeWindow - 1e-9 && !eases[i].reliefChecked {
+                if t > e.time && t < e.time + Oracle.easeWindow - 1e-9 {
+                    eases[i].lastInWindow[cs.channel] = measured ?? cs.rampKPa
+                } else if t >= e.time + Oracle.easeWindow - 1e-9 && !eases[i].reliefChecked {
                     if let from = e.from[cs.channel], from > Oracle.pressedKPa {
-                        let now = measured ?? cs.rampKPa
-                        let limit = Oracle.easeRelief * from + Oracle.noiseKPa
+                        let now = min(measured ?? cs.rampKPa, e.lastInWindow[cs.channel] ?? .infinity)
+                        // No valve vents faster than its time constant: what was measured at
+                        // the ease, vented from the host's reaction on, is as low as any device
+                        // can get by the check (it matters when the setpoint was already far
+                        // below the measured pressure).
+                        let vented = (e.measuredAtEase[cs.channel] ?? 0) * oracle.ventedFraction(over: Oracle.easeWindow - Oracle.hostReaction)
+                        let limit = max(Oracle.easeRelief * from, vented) + Oracle.noiseKPa
                         if now > limit {
                             note(.easeRelief, t, s.foot, cs.channel, place(), now, limit, "kPa",
                                  "not 40% below \(fixed(from, 1)) kPa within 300 ms of the ease at \(fixed(e.time, 3)) s")

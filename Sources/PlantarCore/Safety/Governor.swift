@@ -147,7 +147,7 @@ public struct Governor: Sendable {
             actions.append(.apply(entry.command, foot: foot))
             return actions
 
-        case .move(let to, _):
+        case .move(let to, let speed):
             guard beginIfArmed() else {
                 report(.blocked, foot, "\(describe(entry.command)) refused: \(state)", at: now, into: &actions)
                 return actions
@@ -156,10 +156,11 @@ public struct Governor: Sendable {
             let from = feet[foot]!.seen ?? feet[foot]!.position
             if let field = settings.capField, field.kind == .gantry, feet[foot]!.pressing {
                 // Pressure held through a move must suit the whole path: lower it first.
-                let path = from.map { field.sensitivity(along: $0, to: to) } ?? .high
+                let path = from.map { _ in possibleStarts(foot, at: now).map { field.sensitivity(along: $0, to: to) }.max() ?? .high } ?? .high
                 lowerForMove(foot, to: to, sensitivity: max(path, entry.sensitivity), zone: entry.zone, at: now, into: &actions)
             }
             feet[foot]!.moveFrom = from
+            feet[foot]!.moveSpeed = speed.isFinite && speed > 0 ? speed : 0
             feet[foot]!.position = to
             actions.append(.apply(entry.command, foot: foot))
             return actions
@@ -224,6 +225,10 @@ public struct Governor: Sendable {
             } else if !(rate.isFinite && rate > 0) {
                 // Lowering is never slowed; a missing rate means as fast as the ease-off.
                 rate = max(settings.deviceMaxKPa / settings.easeWithin.seconds, settings.maxRampKPaPerS)
+            } else if level > cap {
+                // A gentle lowering is the routine's to choose, but not from above the cap in
+                // force here: the foot would feel more than the cap for as long as it takes.
+                rate = max(rate, fastLowering)
             }
             setChannel(foot, name, to: target, ramp: rate, at: now, sensitivity: sensitivity, zone: entry.zone)
             actions.append(.apply(.pressure(channel: name, kPa: target, ramp: rate), foot: foot))
@@ -284,6 +289,8 @@ public struct Governor: Sendable {
         let previousSample = feet[foot]?.lastTelemetry
         feet[foot, default: FootState()].lastTelemetry = now
         feet[foot]!.seen = t.position
+        // Where the node is, when no move let through says where it is going: here.
+        if feet[foot]!.position == nil { feet[foot]!.position = t.position }
         if let target = feet[foot]!.position, feet[foot]!.moveFrom != nil, t.position.distance(to: target) <= Self.arrivedWithinMM {
             feet[foot]!.moveFrom = nil
         }
@@ -540,6 +547,8 @@ public struct Governor: Sendable {
                 // both were being worked (a label can be stricter than the place).
                 if let s = c.sensitivity { worked.insert(s) }
                 if let place = placeSensitivity(f, channel: name) { worked.insert(place) } else if c.sensitivity == nil { worked.insert(.high) }
+                // And the tissue under the node as the device last reported it.
+                if let field = settings.capField, field.kind == .gantry, let seen = fs.seen { worked.insert(field.sensitivity(at: seen)) }
             }
         }
         // Every signal lowers the caps, the one that escalates too: a session re-armed after
@@ -595,6 +604,7 @@ public struct Governor: Sendable {
                                       into actions: inout [GovernorAction]) {
         actions.append(.releaseAll)
         releaseEverything(at: now)
+        haltMotion()
         if state.isRunning { actions.append(.abortSession(reason)) }
         if !state.isLatched { state = .stopped(reason) }
         easeEndsAt = nil
@@ -606,6 +616,7 @@ public struct Governor: Sendable {
     private mutating func latchFault(_ reason: String, foot: Foot?, at now: Duration, into actions: inout [GovernorAction]) {
         actions.append(.releaseAll)
         releaseEverything(at: now)
+        haltMotion()
         if state.isRunning { actions.append(.abortSession(.fault(reason))) }
         if !state.isLatched { state = .faulted(reason) }
         easeEndsAt = nil
@@ -636,6 +647,23 @@ public struct Governor: Sendable {
         guard let fs = feet[foot], let target = fs.position else { return .high }
         if let from = fs.moveFrom { return field.sensitivity(along: fs.seen ?? from, to: target) }
         return field.sensitivity(at: target)
+    }
+
+    /// Where a new move of `foot` may start: the latest telemetry's position and, while a move
+    /// is under way, every place ahead of it on that move the node can have reached since
+    /// (at the move's speed, half a millimetre of margin), a quarter millimetre apart. The
+    /// device starts the new move from wherever it is, so each path from these is checked.
+    private func possibleStarts(_ foot: Foot, at now: Duration) -> [DevicePoint] {
+        guard let fs = feet[foot], let seen = fs.seen ?? fs.position else { return [] }
+        guard fs.moveFrom != nil, let target = fs.position, let last = fs.lastTelemetry else { return [seen] }
+        let left = seen.distance(to: target)
+        let reach = min(left, fs.moveSpeed * max((now - last).seconds, 0) + 0.5)
+        guard left > 0, reach > 0, reach.isFinite else { return [seen] }
+        let n = min(Int((reach / 0.25).rounded(.up)), 200)
+        return (0...n).map { k in
+            let f = reach * Double(k) / Double(n) / left
+            return DevicePoint(u: seen.u + (target.u - seen.u) * f, v: seen.v + (target.v - seen.v) * f)
+        }
     }
 
     /// A move while pressing: every channel above the cap along the path comes down to it first.
@@ -673,13 +701,15 @@ public struct Governor: Sendable {
             guard c.target > 0 else { continue }
             let place = placeSensitivity(foot, channel: name)
             let strictest = max(c.sensitivity ?? place ?? .high, place ?? c.sensitivity ?? .high)
-            let cap = cap(for: strictest)
-            guard c.target > cap else { continue }
-            let rate = cap < c.level(at: now) ? fastLowering : min(c.ramp.isFinite && c.ramp > 0 ? c.ramp : settings.maxRampKPaPerS, settings.maxRampKPaPerS)
-            report(.capClamped, foot, "\(why): \(name) \(num(c.target, 1)) kPa lowered to the \(strictest.rawValue)-sensitivity cap of \(num(cap, 1)) kPa",
+            let cap = cap(for: strictest), level = c.level(at: now)
+            // Also a gentle lowering still above the new cap: it now goes down fast.
+            guard c.target > cap || (level > cap && c.ramp < fastLowering) else { continue }
+            let target = min(c.target, cap)
+            let rate = target < level ? fastLowering : min(c.ramp.isFinite && c.ramp > 0 ? c.ramp : settings.maxRampKPaPerS, settings.maxRampKPaPerS)
+            report(.capClamped, foot, "\(why): \(name) \(num(level, 1)) kPa lowered to the \(strictest.rawValue)-sensitivity cap of \(num(cap, 1)) kPa",
                    at: now, into: &actions)
-            setChannel(foot, name, to: cap, ramp: rate, at: now, sensitivity: strictest, zone: c.zone)
-            actions.append(.apply(.pressure(channel: name, kPa: cap, ramp: rate), foot: foot))
+            setChannel(foot, name, to: target, ramp: rate, at: now, sensitivity: strictest, zone: c.zone)
+            actions.append(.apply(.pressure(channel: name, kPa: target, ramp: rate), foot: foot))
         }
     }
 
@@ -801,6 +831,15 @@ public struct Governor: Sendable {
     private mutating func releaseEverything(at now: Duration) {
         for foot in Foot.allCases { releaseFoot(foot, at: now) }
     }
+
+    /// A release of everything halts motion where it is (DESIGN.md): the node is no longer
+    /// going where the last move went, and where it stopped is known from the next telemetry.
+    private mutating func haltMotion() {
+        for foot in Foot.allCases where feet[foot] != nil {
+            feet[foot]!.moveFrom = nil
+            feet[foot]!.position = nil
+        }
+    }
 }
 
 /// e^x without Foundation (the core stays pure): halve x until small, sum the series, square back.
@@ -917,6 +956,8 @@ extension Governor {
         var position: DevicePoint?
         /// Where that move started, while it is under way (nil once telemetry shows arrival).
         var moveFrom: DevicePoint?
+        /// That move's speed (mm/s), the most the node travels per second along it.
+        var moveSpeed = 0.0
         /// The node's position in the latest telemetry.
         var seen: DevicePoint?
         /// The latest measured pressure per channel.
