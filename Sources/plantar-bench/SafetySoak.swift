@@ -18,8 +18,10 @@ struct SafetySoak: AsyncParsableCommand {
     @Option(help: "Events per governor sequence (a fresh governor and device each).") var eventsPerSequence = 500
     @Option(help: "Seed; the same seed gives the same run.") var seed: UInt64 = 1
     @Option(help: "Violations to print per rule.") var show = 3
-    @Option(help: "Write the device log (JSON lines) of the first failing governor sequence here.")
-    var failingLog: String?
+    @Option(help: "Write the device logs (JSON lines) of the first failing session and governor sequence into this folder.")
+    var failingLogs: String?
+    @Option(help: "With --failing-logs: the first failing session that broke this rule (e.g. ease-relief).")
+    var failingRule: String?
 
     func run() async throws {
         let library = ConfigLibrary.standard()
@@ -60,6 +62,7 @@ struct SafetySoak: AsyncParsableCommand {
         var byRule: [SafetyRule: Int] = [:], sessionsByRule: [SafetyRule: Int] = [:]
         var examples: [SafetyRule: [String]] = [:]
         var simulated = 0.0, checking = 0.0
+        var firstFailing: SafetyGenerators.Outcome?
         await withTaskGroup(of: SafetyGenerators.Outcome.self) { group in
             var next = 0
             for _ in 0..<(target > 0 ? workers : 0) {
@@ -75,6 +78,9 @@ struct SafetySoak: AsyncParsableCommand {
                     simulated += outcome.simulatedSeconds
                     checking += outcome.oracleSeconds
                     if !found.isEmpty { failingCount += 1 }
+                    if firstFailing == nil, !found.isEmpty, failingRule.map({ r in found.contains { $0.rule.rawValue == r } }) ?? true {
+                        firstFailing = outcome
+                    }
                     for rule in Set(found.map(\.rule)) { sessionsByRule[rule, default: 0] += 1 }
                     for v in found {
                         byRule[v.rule, default: 0] += 1
@@ -95,6 +101,12 @@ struct SafetySoak: AsyncParsableCommand {
         for rule in byRule.keys.sorted() {
             print("  \(rule.rawValue): \(byRule[rule]!) in \(sessionsByRule[rule]!) sessions")
             for e in examples[rule] ?? [] { print("    e.g. \(e)") }
+        }
+        if let folder = failingLogs, let outcome = firstFailing, let log = outcome.failingLog {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try log.jsonLines().write(toFile: folder + "/session.jsonl", atomically: true, encoding: .utf8)
+            print("  the first failing session's device log: \(folder)/session.jsonl (\(outcome.session.name)); its violations:")
+            for v in outcome.violations ?? [] { print("    \(v)") }
         }
         print("  wall \(fixed(sessionWall, 1)) s for \(fixed(simulated, 0)) simulated s; the oracle's share \(fixed(checking, 1)) s of CPU")
 
@@ -135,9 +147,10 @@ struct SafetySoak: AsyncParsableCommand {
         for rule in total.byRule.keys.sorted() {
             for v in total.violations.filter({ $0.rule == rule }).prefix(show) { print("    e.g. \(v)") }
         }
-        if let path = failingLog, let log = total.firstFailingLog {
-            try log.jsonLines().write(toFile: path, atomically: true, encoding: .utf8)
-            print("  the first failing sequence's device log: \(path); its violations:")
+        if let folder = failingLogs, let log = total.firstFailingLog {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try log.jsonLines().write(toFile: folder + "/governor.jsonl", atomically: true, encoding: .utf8)
+            print("  the first failing sequence's device log: \(folder)/governor.jsonl; its violations:")
             for v in total.firstFailingViolations { print("    \(v)") }
         }
         print("  wall \(fixed(governorWall, 1)) s")

@@ -53,6 +53,8 @@ public enum SafetyGenerators {
         /// Simulated seconds and the oracle's share of the wall time.
         public var simulatedSeconds = 0.0
         public var oracleSeconds = 0.0
+        /// The device log, kept only when the oracle found a violation.
+        public var failingLog: DeviceLog?
     }
 
     /// Compiles and runs `session`; the compiler's refusal is an outcome, not an error.
@@ -66,7 +68,8 @@ public enum SafetyGenerators {
         let result = await SafetyRun.run(timeline: timeline, map: map, device: session.device, footLengthMM: session.footLengthMM,
                                          settings: settings, script: session.script, stimuli: session.stimuli, sampleInterval: .zero)
         return Outcome(session: session, violations: result.violations, finalState: result.trace.finalState,
-                       simulatedSeconds: result.log.records.last?.time ?? 0, oracleSeconds: result.oracleSeconds)
+                       simulatedSeconds: result.log.records.last?.time ?? 0, oracleSeconds: result.oracleSeconds,
+                       failingLog: result.violations.isEmpty ? nil : result.log)
     }
 
     // MARK: Routines

@@ -287,6 +287,9 @@ public struct Governor: Sendable {
         advance(to: now, into: &actions)
         let foot = t.foot
         let previousSample = feet[foot]?.lastTelemetry
+        // Still pressed at the last sample, by the command or by what the valve had yet to vent.
+        let measuredPressed = feet[foot]?.measured.values.contains { $0 > Self.pressedAboveKPa } ?? false
+        let wasPresent = feet[foot]?.present != false
         feet[foot, default: FootState()].lastTelemetry = now
         feet[foot]!.seen = t.position
         // Where the node is, when no move let through says where it is going: here.
@@ -335,6 +338,8 @@ public struct Governor: Sendable {
             latchFault(over.text, foot: foot, at: now, into: &actions)
         }
 
+        // The reading before stays for an ease arriving a loop turn after it was asked for.
+        feet[foot]!.measuredBefore = previousSample.map { now - $0 <= Self.easeLookBack } == true ? feet[foot]!.measured : [:]
         feet[foot]!.measured = t.pressureKPa ?? [:]
         feet[foot]!.present = t.footPresent
         // Counted in every state: pressure a fault or a stop just cut still happened, and a
@@ -347,15 +352,19 @@ public struct Governor: Sendable {
             report(.pullAway, foot, "the \(foot.rawValue) foot is back on the device: the session goes on from light pressure", at: now, into: &actions)
             actions.append(.footReturned(foot))
         }
-        guard state.isRunning, feet[foot]!.pressing else {
+        guard state.isRunning, feet[foot]!.pressing || (measuredPressed && !t.footPresent && wasPresent) else {
             feet[foot]!.forceSamples = []
             return actions
         }
         if !t.footPresent {
-            actions.append(.release(foot: foot))
-            releaseFoot(foot, at: now)
+            // The ease first, while the foot's channels still say what was being worked (the
+            // caps of those classes fall); then the release.
             easeOff(source: "pull-away: the \(foot.rawValue) foot left the device while pressed (released it; the session waits for it)",
                     foot: foot, at: now, into: &actions)
+            actions.append(.release(foot: foot))
+            let easing = feet[foot]!.easingUntil
+            releaseFoot(foot, at: now)
+            feet[foot]!.easingUntil = easing
             if state.isRunning {
                 feet[foot]!.awaySince = now
                 actions.append(.awaitFoot(foot))
@@ -542,7 +551,8 @@ public struct Governor: Sendable {
             for name in fs.measured.keys where fs.channels[name] == nil { names.append(name) }
             for name in names {
                 let c = fs.channels[name] ?? Channel()
-                guard c.target > 0 || c.level(at: now) > 0 || (fs.measured[name] ?? 0) > Self.pressedAboveKPa else { continue }
+                let felt = max(fs.measured[name] ?? 0, fs.measuredBefore[name] ?? 0)
+                guard c.target > 0 || c.level(at: now) > 0 || felt > Self.pressedAboveKPa else { continue }
                 // The class the channel was governed with, and the tissue's where it presses:
                 // both were being worked (a label can be stricter than the place).
                 if let s = c.sensitivity { worked.insert(s) }
@@ -566,7 +576,7 @@ public struct Governor: Sendable {
         // The valve follows a lowered setpoint with a lag (first order, its time constant):
         // aim low enough that what the foot feels is down by the fraction within `within`,
         // keeping back a sample period and the setpoint's own fall as margin.
-        let lag = exponential(-max(within.seconds - 0.08, 0.02) / settings.valveTimeConstant)
+        let lag = exponential(-max(within.seconds - Self.easeLookBack.seconds - 0.03, 0.02) / settings.valveTimeConstant)
         for f in eased {
             // Nothing on an eased foot may rise for the window, even a channel at rest.
             feet[f, default: FootState()].easingUntil = now + within
@@ -576,8 +586,12 @@ public struct Governor: Sendable {
                 let level = c.level(at: now)
                 guard level > 0 || c.target > 0 else { continue }
                 let measured = fs.measured[name].flatMap { $0.isFinite ? max($0, 0) : nil }
-                // What the foot feels: the lower of the device's reading and the command.
-                let felt = min(level, c.target, measured ?? level)
+                let before = fs.measuredBefore[name].flatMap { $0.isFinite ? max($0, 0) : nil }
+                // What the foot feels: the lower of the device's reading and the command, when
+                // the person asked, which may have been a loop turn ago (a rise since does not
+                // count: the relief is measured from the moment of asking).
+                let earlier = c.level(at: max(now - Self.easeLookBack, c.rampStart))
+                let felt = min(level, earlier, c.target, measured ?? level, before ?? level)
                 let goal = felt * (1 - settings.easeFraction)
                 let now0 = measured ?? level
                 let aim = lag < 1 ? (goal - now0 * lag) / (1 - lag) : 0
@@ -625,6 +639,9 @@ public struct Governor: Sendable {
 
     // MARK: Place and dose
 
+    /// How long before it reaches the governor an ease may have been asked for: a telemetry
+    /// interval to hear a button and a loop turn (docs/safety.md, "Host reaction").
+    static let easeLookBack = Duration.milliseconds(100)
     /// Telemetry within this of a move's end means the node has arrived.
     static let arrivedWithinMM = 1.0
     /// Measured above this, a spot counts as pressed (docs/safety.md §3): sensor noise is below it.
@@ -960,8 +977,9 @@ extension Governor {
         var moveSpeed = 0.0
         /// The node's position in the latest telemetry.
         var seen: DevicePoint?
-        /// The latest measured pressure per channel.
+        /// The latest measured pressure per channel, and the sample's before it (when recent).
         var measured: [String: Double] = [:]
+        var measuredBefore: [String: Double] = [:]
         /// Left the device while pressed at this time, and not back yet.
         var awaySince: Duration?
         /// Whether the foot was on the device at the last telemetry (nil before any).
