@@ -199,7 +199,8 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
                 switchPressed = pressed
                 await perform(governor.discomfortSwitch(pressed: pressed, alreadyReleased: released, at: event.time), at: now)
             case .input(.easeButton):
-                await perform(governor.ease(source: "ease button", foot: current?.foot, at: event.time), at: now)
+                // The button and `plantar ease` name no foot: they ease every foot (docs/safety.md §4).
+                await perform(governor.ease(source: "ease button", foot: nil, at: event.time), at: now)
             case .link(.up):
                 break
             case .link(.down(let reason)):
@@ -216,7 +217,7 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
             case .stop(let source):
                 await perform(governor.stop(source: source, at: now), at: now)
             case .ease(let source):
-                await perform(governor.ease(source: source, foot: current?.foot, at: now), at: now)
+                await perform(governor.ease(source: source, foot: nil, at: now), at: now)
             case .pause:
                 await pause(at: now)
             case .resume:

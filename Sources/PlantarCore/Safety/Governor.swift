@@ -552,7 +552,10 @@ public struct Governor: Sendable {
             for name in names {
                 let c = fs.channels[name] ?? Channel()
                 let felt = max(fs.measured[name] ?? 0, fs.measuredBefore[name] ?? 0)
-                guard c.target > 0 || c.level(at: now) > 0 || felt > Self.pressedAboveKPa else { continue }
+                // Pressed when the person asked counts too: a pause or a release handled in
+                // the same loop turn, just before the ease, does not make it unworked.
+                let justReleased = c.pressedUntil > .zero && now - c.pressedUntil <= Self.easeLookBack
+                guard c.target > 0 || c.level(at: now) > 0 || felt > Self.pressedAboveKPa || justReleased else { continue }
                 // The class the channel was governed with, and the tissue's where it presses:
                 // both were being worked (a label can be stricter than the place).
                 if let s = c.sensitivity { worked.insert(s) }
@@ -807,6 +810,7 @@ public struct Governor: Sendable {
         var fs = feet[foot] ?? FootState()
         var c = fs.channels[name] ?? Channel()
         let level = c.level(at: now)
+        if c.target > 0 && !(target > 0) { c.pressedUntil = now }
         c.from = level
         c.rampStart = now
         c.target = target
@@ -938,6 +942,8 @@ extension Governor {
         /// The zone the channel serves, and its class (selects the cap).
         var sensitivity: Sensitivity?
         var zone = ""
+        /// When the channel last stopped pressing (its target went to zero).
+        var pressedUntil: Duration = .zero
         /// A level just lowered from, allowed to the measured pressure until `settleUntil`.
         var settleFrom = 0.0
         var settleUntil: Duration = .zero
