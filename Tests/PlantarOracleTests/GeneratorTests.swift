@@ -16,8 +16,6 @@ struct GeneratorTests {
     /// Where the governor and the oracle still disagree after the cap field landed (issue 10,
     /// left open): caps after an ease on random command sequences and on loader extremes.
     /// A known issue that stops happening fails its test, so the marks cannot be forgotten.
-    static let disagreement: Comment = "issue 10 (open): the oracle's caps after an ease differ from the governor's on random command sequences and loader extremes"
-
     /// Runs every session; returns the compiled ones' violations and how many compiled.
     static func check(_ sessions: [SafetyGenerators.Session]) async -> (ran: Int, violations: [(String, Violation)]) {
         var ran = 0
@@ -107,7 +105,7 @@ struct GeneratorTests {
         }
         let (ran, found) = await Self.check(sessions)
         #expect(ran == sessions.count)
-        withKnownIssue(Self.disagreement) { #expect(found.isEmpty, "\(Self.summary(found))") }
+        #expect(found.isEmpty, "\(Self.summary(found))")
     }
 
     @Test("event storms: pause, resume, stop, ease and the switch at seeded random instants")
@@ -148,8 +146,6 @@ struct GeneratorTests {
                                                        eventsPerSequence: 300, map: Self.map, device: device)
         #expect(run.cases == 3000 && run.sequences == 10)
         let firsts = run.violations.prefix(5).map { "  \($0)" }.joined(separator: "\n")
-        withKnownIssue(Self.disagreement) {
-            #expect(run.violationCount == 0, "\(run.violationCount) violations (\(run.byRuleText))\n\(firsts)")
-        }
+        #expect(run.violationCount == 0, "\(run.violationCount) violations (\(run.byRuleText))\n\(firsts)")
     }
 }
