@@ -93,10 +93,10 @@ public struct Governor: Sendable {
         let ms = Duration.milliseconds(1)
         var deadline = settings.limits.autoOff
         deadline = min(deadline, latestTelemetry + settings.telemetryTimeout + ms)
-        for foot in Foot.allCases {
-            guard let fs = feet[foot] else { continue }
-            if fs.pressing { deadline = min(deadline, max(fs.lastTelemetry ?? armedAt, armedAt) + settings.telemetryTimeout + ms) }
-            if let away = fs.awaySince { deadline = min(deadline, away + settings.footAwayLimit + ms) }
+        for foot in Foot.allCases where feet[foot] != nil {
+            // Field by field: the foot's state is read in place, not copied (this runs every turn).
+            if feet[foot]!.pressing { deadline = min(deadline, max(feet[foot]!.lastTelemetry ?? armedAt, armedAt) + settings.telemetryTimeout + ms) }
+            if let away = feet[foot]!.awaySince { deadline = min(deadline, away + settings.footAwayLimit + ms) }
         }
         if let end = easeEndsAt { deadline = min(deadline, end) }
         return max(deadline, lastTime)
@@ -505,9 +505,8 @@ public struct Governor: Sendable {
         if now - latestTelemetry > timeout {
             return "no telemetry for \((now - latestTelemetry).milliseconds) ms (limit \(timeout.milliseconds) ms)"
         }
-        for foot in Foot.allCases {
-            guard let fs = feet[foot], fs.pressing else { continue }
-            let last = max(fs.lastTelemetry ?? armedAt, armedAt)
+        for foot in Foot.allCases where feet[foot]?.pressing == true {
+            let last = max(feet[foot]!.lastTelemetry ?? armedAt, armedAt)
             if now - last > timeout {
                 return "no telemetry from the \(foot.rawValue) foot for \((now - last).milliseconds) ms while pressing it (limit \(timeout.milliseconds) ms)"
             }
@@ -737,17 +736,17 @@ public struct Governor: Sendable {
     /// at its limit releases the foot.
     private mutating func countDose(_ foot: Foot, _ t: Telemetry, from start: Duration, to now: Duration,
                                     into actions: inout [GovernorAction]) {
-        guard let fs = feet[foot] else { return }
+        guard let channels = feet[foot]?.channels else { return }
         // Released a little before the limit: the valve's tail still counts as pressed.
         let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
         let limit = settings.limits.holdLimit - settle
         var over: (name: String, dose: Duration)?
         // Every channel that reads pressure counts, commanded by this governor or not (no
         // sets or sorting: this runs on every sample; `over` takes the first name in order).
-        var names = Array(fs.channels.keys)
-        for name in t.pressureKPa?.keys ?? [:].keys where fs.channels[name] == nil { names.append(name) }
+        var names = Array(channels.keys)
+        for name in t.pressureKPa?.keys ?? [:].keys where channels[name] == nil { names.append(name) }
         for name in names {
-            let c = fs.channels[name] ?? Channel()
+            let c = channels[name] ?? Channel()
             let kPa = t.pressureKPa?[name] ?? c.level(at: now)
             let pressed = kPa > Self.pressedAboveKPa
             let place: DevicePoint?
@@ -912,7 +911,11 @@ struct PerFoot<Value: Sendable>: Sendable {
     }
 
     subscript(_ foot: Foot) -> Value {
-        get { foot == .left ? left : right }
+        // `_read` lends the value: `feet[foot]?.measured` reads in place instead of copying the
+        // whole foot's state (its dictionaries retained and released) on every sample.
+        _read {
+            if foot == .left { yield left } else { yield right }
+        }
         _modify {
             if foot == .left { yield &left } else { yield &right }
         }
@@ -923,10 +926,18 @@ extension PerFoot {
     /// Nothing for either foot yet.
     init<Wrapped>() where Value == Wrapped? { self.init(nil) }
 
-    /// As a dictionary's `subscript(_:default:)`.
+    /// As a dictionary's `subscript(_:default:)`, changed in place.
     subscript<Wrapped>(_ foot: Foot, default value: @autoclosure () -> Wrapped) -> Wrapped where Value == Wrapped? {
         get { self[foot] ?? value() }
-        set { self[foot] = newValue }
+        _modify {
+            if foot == .left {
+                if left == nil { left = value() }
+                yield &left!
+            } else {
+                if right == nil { right = value() }
+                yield &right!
+            }
+        }
     }
 }
 
