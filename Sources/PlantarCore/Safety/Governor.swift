@@ -49,14 +49,20 @@ public struct Governor: Sendable {
     private var lastTime: Duration = .zero
     /// When the running session was armed.
     private var armedAt: Duration = .zero
+    /// The newest telemetry sample's time, of either foot (kept: it is read at every event).
+    private var newestTelemetry: Duration?
     /// When the current ease-off ramp ends.
     private var easeEndsAt: Duration?
     /// Pressed time per spot (the dose rule).
     private var dose: DoseTracker
+    /// `cap(for:)` of low, moderate and high, kept up to date when an ease changes the factors:
+    /// it is asked for on every sample of every channel.
+    private var capsInForce: [Double] = []
 
     public init(settings: GovernorSettings) {
         self.settings = settings.sanitized
         dose = DoseTracker(window: self.settings.doseWindow)
+        capsInForce = computeCaps()
     }
 
     // MARK: Queries
@@ -67,12 +73,23 @@ public struct Governor: Sendable {
     /// sensitive class: an ease that worked `moderate` tissue must not leave `high` tissue
     /// allowed more, so the most sensitive class is always the strictest.
     public func cap(for sensitivity: Sensitivity) -> Double {
+        switch sensitivity {
+        case .low: capsInForce[0]
+        case .moderate: capsInForce[1]
+        case .high: capsInForce[2]
+        }
+    }
+
+    /// The caps of `cap(for:)`, low to high, from the settings and the ease factors so far.
+    private func computeCaps() -> [Double] {
         let person = settings.sensitivityFactor * (settings.reducedSensation ? PressureCaps.reducedSensationFactor : 1)
         var cap = settings.deviceMaxKPa
-        for s in Sensitivity.allCases where s <= sensitivity {
+        var caps: [Double] = []
+        for s in [Sensitivity.low, .moderate, .high] {
             cap = min(cap, settings.caps[s] * person * sessionEaseFactor * (classEaseFactor[s] ?? 1))
+            caps.append(cap)
         }
-        return cap
+        return caps
     }
 
     /// The highest pressure setpoint let through for `foot` that is still in force (kPa).
@@ -291,6 +308,7 @@ public struct Governor: Sendable {
         let measuredPressed = feet[foot]?.measured.values.contains { $0 > Self.pressedAboveKPa } ?? false
         let wasPresent = feet[foot]?.present != false
         feet[foot, default: FootState()].lastTelemetry = now
+        newestTelemetry = max(newestTelemetry ?? now, now)
         feet[foot]!.seen = t.position
         // Where the node is, when no move let through says where it is going: here.
         if feet[foot]!.position == nil { feet[foot]!.position = t.position }
@@ -494,11 +512,8 @@ public struct Governor: Sendable {
         return state == .active || state == .easing
     }
 
-    private var latestTelemetry: Duration {
-        var latest = armedAt
-        for foot in Foot.allCases { if let t = feet[foot]?.lastTelemetry, t > latest { latest = t } }
-        return latest
-    }
+    /// The newest telemetry of any foot, or the arming when none came since.
+    private var latestTelemetry: Duration { max(newestTelemetry ?? armedAt, armedAt) }
 
     private func telemetryOverdue(at now: Duration) -> String? {
         let timeout = settings.telemetryTimeout
@@ -567,6 +582,7 @@ public struct Governor: Sendable {
         // the stop starts from the lowered caps.
         sessionEaseFactor *= settings.easeCapFactor
         for s in worked { classEaseFactor[s, default: 1] *= settings.easeZoneCapFactor }
+        capsInForce = computeCaps()
         if discomfortSignals.count >= settings.escalationCount {
             stopSession(.escalated, kind: .escalatedStop,
                         detail: "\(discomfortSignals.count) discomfort signals within \(num(settings.escalationWindow.seconds, 0)) s (last: \(source)): everything released",
