@@ -170,6 +170,27 @@ public struct CapField: Sendable, Hashable {
         return reach >= 1 - slack ? worst : .high
     }
 
+    /// Every class of a region containing `p` (`high` when none does): all the tissue under
+    /// the node, not only the strictest (an ease lowers the caps of every class being worked).
+    public func classes(at p: DevicePoint) -> Set<Sensitivity> {
+        let found = Set(regions.filter { $0.excess(p) <= 0 }.map(\.sensitivity))
+        return found.isEmpty ? [.high] : found
+    }
+
+    /// Every class of a region the straight path from `a` to `b` meets, with `high` when a
+    /// stretch of it lies outside every region (or a position is not finite).
+    public func classes(along a: DevicePoint, to b: DevicePoint) -> Set<Sensitivity> {
+        guard a.u.isFinite, a.v.isFinite, b.u.isFinite, b.v.isFinite else { return [.high] }
+        guard a != b else { return classes(at: a) }
+        var found: Set<Sensitivity> = []
+        for r in regions {
+            guard let span = r.span(a, b), span.1 >= 0, span.0 <= 1 else { continue }
+            found.insert(r.sensitivity)
+        }
+        if sensitivity(along: a, to: b) == .high { found.insert(.high) }
+        return found
+    }
+
     /// A zoned device's node: the strictest region it overlaps (`high` for an unknown node).
     public func sensitivity(ofNode id: String) -> Sensitivity { nodeSensitivity[id] ?? .high }
 }

@@ -171,12 +171,15 @@ public struct Governor: Sendable {
             }
             if feet[foot] == nil { feet[foot] = FootState() }
             let from = feet[foot]!.seen ?? feet[foot]!.position
+            let starts = possibleStarts(foot, at: now)
             if let field = settings.capField, field.kind == .gantry, feet[foot]!.pressing {
                 // Pressure held through a move must suit the whole path: lower it first.
-                let path = from.map { _ in possibleStarts(foot, at: now).map { field.sensitivity(along: $0, to: to) }.max() ?? .high } ?? .high
+                let path = starts.isEmpty ? .high : starts.map { field.sensitivity(along: $0, to: to) }.max()!
                 lowerForMove(foot, to: to, sensitivity: max(path, entry.sensitivity), zone: entry.zone, at: now, into: &actions)
             }
             feet[foot]!.moveFrom = from
+            feet[foot]!.moveStarts = starts
+            feet[foot]!.movedAt = now
             feet[foot]!.moveSpeed = speed.isFinite && speed > 0 ? speed : 0
             feet[foot]!.position = to
             actions.append(.apply(entry.command, foot: foot))
@@ -575,7 +578,17 @@ public struct Governor: Sendable {
                 if let s = c.sensitivity { worked.insert(s) }
                 if let place = placeSensitivity(f, channel: name) { worked.insert(place) } else if c.sensitivity == nil { worked.insert(.high) }
                 // And the tissue under the node as the device last reported it.
-                if let field = settings.capField, field.kind == .gantry, let seen = fs.seen { worked.insert(field.sensitivity(at: seen)) }
+                // And every class of the tissue under the node, not only the strictest: where the
+                // device last reported it, and during a move the whole path from where it began
+                // (docs/safety.md §1). Lowering one class too many is the safe side.
+                if let field = settings.capField, field.kind == .gantry {
+                    if let seen = fs.seen { worked.formUnion(field.classes(at: seen)) }
+                    if let from = fs.moveFrom, let target = fs.position {
+                        for start in [from] + fs.moveStarts { worked.formUnion(field.classes(along: start, to: target)) }
+                    } else if let target = fs.position {
+                        worked.formUnion(field.classes(at: target))
+                    }
+                }
             }
         }
         // Every signal lowers the caps, the one that escalates too: a session re-armed after
@@ -680,7 +693,13 @@ public struct Governor: Sendable {
         guard let field = settings.capField else { return nil }
         guard field.kind == .gantry else { return field.sensitivity(ofNode: channel) }
         guard let fs = feet[foot], let target = fs.position else { return .high }
-        if let from = fs.moveFrom { return field.sensitivity(along: fs.seen ?? from, to: target) }
+        if let from = fs.moveFrom {
+            // Until a sample comes from the new move, its start is anywhere it may have begun.
+            if (fs.lastTelemetry ?? .zero) <= fs.movedAt, !fs.moveStarts.isEmpty {
+                return fs.moveStarts.map { field.sensitivity(along: $0, to: target) }.max()!
+            }
+            return field.sensitivity(along: fs.seen ?? from, to: target)
+        }
         return field.sensitivity(at: target)
     }
 
@@ -1008,6 +1027,9 @@ extension Governor {
         var moveFrom: DevicePoint?
         /// That move's speed (mm/s), the most the node travels per second along it.
         var moveSpeed = 0.0
+        /// Where that move may have begun (`possibleStarts`), and when it was let through.
+        var moveStarts: [DevicePoint] = []
+        var movedAt: Duration = .zero
         /// The node's position in the latest telemetry.
         var seen: DevicePoint?
         /// The latest measured pressure per channel, and the sample's before it (when recent).
