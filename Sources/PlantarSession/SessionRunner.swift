@@ -69,6 +69,11 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
     public func pause() { requests.withLock { $0.append(.pause) } }
     public func resume() { requests.withLock { $0.append(.resume) } }
 
+    /// A pause asked for that the loop has not carried out yet.
+    public var hasPendingPause: Bool {
+        requests.withLock { $0.contains { if case .pause = $0 { true } else { false } } }
+    }
+
     public var status: SessionStatus { latestStatus.withLock { $0 } }
 
     // MARK: The loop
