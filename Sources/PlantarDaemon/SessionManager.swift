@@ -145,6 +145,11 @@ public final class SessionManager: Service, Sendable {
                 }
                 group.cancelAll()
             }
+            // A terminating signal ends the loop at once (`releaseOnSignals`), maybe before the
+            // service group has begun its graceful shutdown; returning then would read to the
+            // group as this service failing (plantard would exit 1, the device service cancelled
+            // out of its turn). Wait for the group's turn: it comes once the server has closed.
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
             self.shutdown()
         }
