@@ -30,12 +30,15 @@ public struct ConnectionLimits: Sendable {
 /// When a request reached the daemon, carried to its handler in a header this handler sets
 /// (any value a client sent is overwritten): the stop latency is measured from here, as
 /// docs/api.md says, not from when the route ran.
-enum RequestArrival {
-    static let field = HTTPField.Name("Plantar-Received-Ns")!
-    /// The instant the header's nanoseconds count from (the process's first use of it).
-    static let base = ContinuousClock.now
+public enum RequestArrival {
+    public static let field = HTTPField.Name("Plantar-Received-Ns")!
+    /// The instant the header's nanoseconds count from: an hour before the process first used
+    /// it, so that a value the edge did not stamp (a client's `0`) would show as an hour-long
+    /// stop latency rather than pass unnoticed.
+    static let base = ContinuousClock.now.advanced(by: .seconds(-3600))
 
-    static func stamp(_ instant: ContinuousClock.Instant) -> String {
+    /// The header's value for `instant`.
+    public static func stamp(_ instant: ContinuousClock.Instant) -> String {
         let parts = base.duration(to: instant).components
         return String(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
     }
