@@ -175,12 +175,6 @@ extension Daemon {
         }
     }
 
-    /// After the server has closed: the socket file goes too (NIO leaves it behind), so a
-    /// client finds no socket rather than one nobody answers. The stop lane removes its own.
-    public func removeSocket() {
-        unlink(socketPath)
-    }
-
     /// After bind: mode 0660 (configurable) and the `plantar` group when it exists, so that
     /// exactly the daemon's user and the group's members can control the device.
     func secureSocket() {

@@ -61,7 +61,6 @@ struct Plantard: AsyncParsableCommand {
             let releasing = daemon.releaseOnSignals()
             try await app.runService(gracefulShutdownSignals: TerminationSignals.unix)
             withExtendedLifetime(releasing) {}
-            daemon.removeSocket()
             logger.notice("stopped; device at rest")
         } catch let error as DaemonError {
             fail(error.description)

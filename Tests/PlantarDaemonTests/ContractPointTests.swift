@@ -221,6 +221,26 @@ struct ContractPointWireTests {
         }
     }
 
+    /// The event stream: its content type is the document's, and its status events carry
+    /// Status documents as the document describes them (a stream never ends, so the route
+    /// tests cannot take it whole).
+    @Test func eventStreamDocumentsFollowTheContract() async throws {
+        let (scratch, app) = try await Self.app()
+        _ = scratch
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let connection = try RawConnection(port: port)
+            try connection.send("GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = try #require(connection.read(upTo: "\n\n", within: .seconds(10)), "no first event")
+            let head = try #require(text.components(separatedBy: "\r\n\r\n").first)
+            let contentType = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }.map { String($0.dropFirst("content-type:".count)).trimmingCharacters(in: .whitespaces) }
+            let contract = try OpenAPIContract.shared.get()
+            #expect(contract.violations(method: "GET", uri: "/v1/events", status: 200, contentType: contentType, body: Data()) == [])
+            let data = try #require(text.split(separator: "\n").first { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }, "\(text)")
+            #expect(contract.validator.errors(try JSONValue.parse(Data(data.utf8)), contract.schema("Status")) == [])
+        }
+    }
+
     /// The edge's stamp cannot be forged: a client's own `Plantar-Received-Ns: 0` is
     /// overwritten (honoured, it would read as an hour-old request).
     @Test func aClientCannotSetTheArrivalStamp() async throws {

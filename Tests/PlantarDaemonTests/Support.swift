@@ -406,6 +406,17 @@ final class RawConnection {
         }
     }
 
+    /// Everything read up to the `count`-th `marker` (an event stream has no end to wait for),
+    /// or nil when it does not come by `limit`.
+    func read(upTo marker: String, count: Int = 1, within limit: Duration) -> String? {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while true {
+            let text = String(decoding: buffer, as: UTF8.self)
+            if text.components(separatedBy: marker).count > count { return text }
+            if eof || (!fill(until: deadline) && ContinuousClock.now >= deadline) { return nil }
+        }
+    }
+
     /// Whether the server closes the connection within `limit` (what it sends meanwhile is kept).
     func waitForClose(within limit: Duration) -> Bool {
         let deadline = ContinuousClock.now.advanced(by: limit)
