@@ -435,7 +435,8 @@ public final class SessionManager: Service, Sendable {
         // here at once, between sessions too, so re-arm is refused while it lasts (it lasts
         // until plantard restarts: the simulator has no repair input).
         if kind == .sensorFault {
-            device.observe(DeviceEvent(time: device.now, kind: .fault(DeviceFault(code: "sensor", detail: "the simulated pressure sensor reports nothing"))), during: nil)
+            let fault = DeviceFault(code: Self.simulatedSensorFault, detail: "the simulated pressure sensor reports nothing")
+            device.observe(DeviceEvent(time: device.now, kind: .fault(fault)), during: nil)
             latch("fault: the simulated pressure sensor reports nothing", who: "\(who)", release: .fault)
         }
         // The switch counts at once, session or not (the event also reaches a running session);
@@ -457,6 +458,9 @@ public final class SessionManager: Service, Sendable {
     }
 
     public var isLatched: Bool { state.withLock { $0.latch != nil } }
+
+    /// The device fault code of the simulator's `sensor-fault` (a fault's code, not a refusal's).
+    static let simulatedSensorFault = "sensor"
 
     /// How long re-arm waits for a stopped session to wind down before it answers `busy`.
     static let windDownWait: Duration = .seconds(10)
