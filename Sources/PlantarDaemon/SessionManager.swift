@@ -380,7 +380,7 @@ public final class SessionManager: Service, Sendable {
         guard let runner = activeRunner() else { throw Refusal.noSession("resume") }
         // A pause still queued for the runner's loop counts as paused: pause then resume at
         // once is a pause and a resume, not a refusal.
-        guard runner.status.state == .paused || runner.hasPendingPause else {
+        guard runner.status.state == .paused || runner.pauseRequested else {
             throw Refusal(409, "not-paused", "the session is \(runner.status.state.name), not paused: nothing to resume")
         }
         runner.resume()
