@@ -148,6 +148,8 @@ extension Daemon {
     /// refusals for what the parser rejects: `HTTPEdgeHandler`).
     var httpServer: HTTPServerBuilder {
         let limits = connectionLimits
+        // An autoclosure: every connection gets an edge handler of its own (it holds that
+        // connection's state and timer).
         return .http1(configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [HTTPEdgeHandler(limits: limits)]))
     }
 

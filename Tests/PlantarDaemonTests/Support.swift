@@ -303,6 +303,7 @@ final class RawConnection {
     let fd: Int32
     private var buffer = Data()
     private var eof = false
+    private var isClosed = false
 
     init(port: Int) throws {
         // Hummingbird's live server binds "localhost": IPv4 or IPv6, whichever came first.
@@ -347,7 +348,14 @@ final class RawConnection {
 
     deinit { close() }
 
-    func close() { if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) ; Glibc.close(fd) } }
+    /// Once only: a second close(2) could close a descriptor the process has reused since
+    /// (in the test process, one of the server's own: NIO traps on EBADF).
+    func close() {
+        guard !isClosed, fd >= 0 else { return }
+        isClosed = true
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
 
     func send(_ text: String) throws {
         let bytes = Array(text.utf8)
