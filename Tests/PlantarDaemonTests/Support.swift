@@ -140,7 +140,7 @@ func runProcess(_ executable: URL, _ arguments: [String], environment extra: [St
 }
 
 /// A datagram socket standing in for systemd's $NOTIFY_SOCKET: it collects what the daemon sends.
-final class NotifyListener {
+final class NotifyListener: Sendable {
     let path: String
     let fd: Int32
 
@@ -299,7 +299,12 @@ struct RawHTTPResponse: Equatable, CustomStringConvertible {
 
 /// A TCP connection to the live test server on loopback, for bytes no HTTP client would send
 /// (garbage, NULs, dribbles). Every read is bounded by a deadline; nothing sleeps.
-final class RawConnection {
+///
+/// Reads block, so they run on a thread of their own (`offThePool`), never on Swift's
+/// cooperative pool: on two cores, tests blocking its threads starved the in-process server
+/// under test of the very threads it needed to answer. @unchecked Sendable: one test uses a
+/// connection, one call at a time.
+final class RawConnection: @unchecked Sendable {
     let fd: Int32
     private var buffer = Data()
     private var eof = false
@@ -384,7 +389,22 @@ final class RawConnection {
     }
 
     /// The next complete response (Content-Length bodies), or nil when none is complete by `limit`.
-    func readResponse(within limit: Duration) -> RawHTTPResponse? {
+    func readResponse(within limit: Duration) async -> RawHTTPResponse? {
+        await offThePool { self.blockingReadResponse(within: limit) }
+    }
+
+    /// Everything read up to the `count`-th `marker` (an event stream has no end to wait for),
+    /// or nil when it does not come by `limit`.
+    func read(upTo marker: String, count: Int = 1, within limit: Duration) async -> String? {
+        await offThePool { self.blockingRead(upTo: marker, count: count, within: limit) }
+    }
+
+    /// Whether the server closes the connection within `limit` (what it sends meanwhile is kept).
+    func waitForClose(within limit: Duration) async -> Bool {
+        await offThePool { self.blockingWaitForClose(within: limit) }
+    }
+
+    private func blockingReadResponse(within limit: Duration) -> RawHTTPResponse? {
         let deadline = ContinuousClock.now.advanced(by: limit)
         while true {
             if let end = buffer.range(of: Data("\r\n\r\n".utf8)) {
@@ -402,7 +422,7 @@ final class RawConnection {
                     let rest = buffer[buffer.index(end.upperBound, offsetBy: length)...]
                     var closed = eof && rest.isEmpty
                     if !closed && rest.isEmpty && headers["connection"]?.lowercased() == "close" {
-                        closed = waitForClose(within: .seconds(5))
+                        closed = blockingWaitForClose(within: .seconds(5))
                     }
                     let response = RawHTTPResponse(status: status, headers: headers, body: Data(body), closed: closed)
                     buffer = Data(rest)
@@ -414,9 +434,7 @@ final class RawConnection {
         }
     }
 
-    /// Everything read up to the `count`-th `marker` (an event stream has no end to wait for),
-    /// or nil when it does not come by `limit`.
-    func read(upTo marker: String, count: Int = 1, within limit: Duration) -> String? {
+    private func blockingRead(upTo marker: String, count: Int, within limit: Duration) -> String? {
         let deadline = ContinuousClock.now.advanced(by: limit)
         while true {
             let text = String(decoding: buffer, as: UTF8.self)
@@ -425,10 +443,17 @@ final class RawConnection {
         }
     }
 
-    /// Whether the server closes the connection within `limit` (what it sends meanwhile is kept).
-    func waitForClose(within limit: Duration) -> Bool {
+    private func blockingWaitForClose(within limit: Duration) -> Bool {
         let deadline = ContinuousClock.now.advanced(by: limit)
         while !eof && ContinuousClock.now < deadline { fill(until: deadline) }
         return eof
+    }
+}
+
+/// Runs blocking work on a thread of its own and awaits it, leaving Swift's cooperative pool
+/// free for the code under test in the same process.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
     }
 }
