@@ -12,9 +12,11 @@ public struct StatusDocument: Codable, Sendable, Hashable {
     public var state: String
     /// A stop or fault is latched: no session starts until `POST /v1/rearm`.
     public var latched: Bool
-    public var latchReason: String?
-    /// The running session, or the last one (with `active` false) since the daemon started.
-    public var session: SessionDocument?
+    /// Why it is latched; null when not.
+    @Nullable public var latchReason: String?
+    /// The running session, or the last one (with `active` false) since the daemon started;
+    /// null before the first.
+    @Nullable public var session: SessionDocument?
     public var device: DeviceDocument
     /// The daemon is shutting down: sessions are refused.
     public var stopping: Bool
@@ -39,12 +41,12 @@ public struct DeviceDocument: Codable, Sendable, Hashable {
     public var link: String
     /// The discomfort switch is held (re-arm is refused until it is let go).
     public var switchPressed: Bool
-    /// A fault the device reported and that is still present, if any.
-    public var fault: String?
-    /// Simulator only: every output at rest (no pressure asked for, valves open).
-    public var atRest: Bool?
-    /// Simulator only: the pressure the simulated device measures now, per foot (kPa).
-    public var measuredKPa: [String: Double]?
+    /// A fault the device reported and that is still present; null when none.
+    @Nullable public var fault: String?
+    /// Simulator only (null otherwise): every output at rest (no pressure asked for, valves open).
+    @Nullable public var atRest: Bool?
+    /// Simulator only (null otherwise): the pressure the simulated device measures now, per foot (kPa).
+    @Nullable public var measuredKPa: [String: Double]?
 
     public init(backend: String, profile: String, link: String, switchPressed: Bool, fault: String?,
                 atRest: Bool? = nil, measuredKPa: [String: Double]? = nil) {
@@ -79,7 +81,8 @@ public struct SessionDocument: Codable, Sendable, Hashable {
     /// 1-based step (0 when none), its name, foot and zone.
     public var step: Int
     public var stepName: String
-    public var foot: String?
+    /// Null before the first step.
+    @Nullable public var foot: String?
     public var zone: String
     /// Per foot (`left`, `right`): the governed setpoint and the measured pressure (kPa).
     public var setpointKPa: [String: Double]
@@ -178,6 +181,38 @@ public struct StartRequest: Codable, Sendable, Hashable {
         self.sensitivity = sensitivity
         self.reducedSensation = reducedSensation
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case program, routine, parameters, intensity, feet, footLengthMM, shoeSize, sensitivity, reducedSensation
+    }
+
+    /// Refuses keys it does not know: a misspelled `intensty` silently ignored would run the
+    /// session at another intensity than the person asked for.
+    public init(from decoder: any Decoder) throws {
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { CodingKeys(stringValue: $0) == nil }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: [AnyKey(stringValue: unknown)],
+                debugDescription: "unknown key '\(unknown)'; a start request takes \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", "))"))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        program = try c.decode(String.self, forKey: .program)
+        routine = try c.decodeIfPresent(String.self, forKey: .routine)
+        parameters = try c.decodeIfPresent([String: String].self, forKey: .parameters)
+        intensity = try c.decodeIfPresent(Int.self, forKey: .intensity)
+        feet = try c.decodeIfPresent(String.self, forKey: .feet)
+        footLengthMM = try c.decodeIfPresent(Double.self, forKey: .footLengthMM)
+        shoeSize = try c.decodeIfPresent(Double.self, forKey: .shoeSize)
+        sensitivity = try c.decodeIfPresent(Double.self, forKey: .sensitivity)
+        reducedSensation = try c.decodeIfPresent(Bool.self, forKey: .reducedSensation)
+    }
+}
+
+/// Any key of a JSON object, to list the keys a request carries.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 /// Every refusal: a 4xx (or 503) with one line that says why and, when it helps, what to do.
@@ -187,8 +222,10 @@ public struct ErrorDocument: Codable, Sendable, Hashable {
     /// `stopping`, `unauthorized`, `not-found`.
     public var code: String
     public var error: String
-    /// Further lines (every diagnostic of a routine that does not compile).
-    public var details: [String]?
+    /// Further lines, each naming what it is about: every diagnostic of a routine that does
+    /// not check, every parameter out of range (`intensity: 9 is out of range (1–5)`); null
+    /// when the one line says it all.
+    @Nullable public var details: [String]?
 
     public init(code: String, error: String, details: [String]? = nil) {
         self.code = code
@@ -215,9 +252,11 @@ public struct ActionDocument: Codable, Sendable, Hashable {
 public struct ProgramDocument: Codable, Sendable, Hashable {
     public struct Parameter: Codable, Sendable, Hashable {
         public var name: String
-        public var choices: [String]?
-        public var minimum: Int?
-        public var maximum: Int?
+        /// A choice parameter's values (null for an integer one).
+        @Nullable public var choices: [String]?
+        /// An integer parameter's range (null for a choice one).
+        @Nullable public var minimum: Int?
+        @Nullable public var maximum: Int?
         public var defaultValue: String
 
         public init(name: String, choices: [String]?, minimum: Int?, maximum: Int?, defaultValue: String) {
@@ -233,11 +272,11 @@ public struct ProgramDocument: Codable, Sendable, Hashable {
     public var title: String
     /// `built-in` or `user`.
     public var origin: String
-    /// The routine's stated duration (without travel), seconds; nil when the file is invalid.
-    public var statedSeconds: Double?
+    /// The routine's stated duration (without travel), seconds; null when the file is invalid.
+    @Nullable public var statedSeconds: Double?
     public var parameters: [Parameter]
-    /// Why the file cannot run, when it cannot.
-    public var problem: String?
+    /// Why the file cannot run; null when it can.
+    @Nullable public var problem: String?
 
     public init(name: String, title: String, origin: String, statedSeconds: Double?, parameters: [Parameter], problem: String?) {
         self.name = name
@@ -254,7 +293,8 @@ public struct InterventionDocument: Codable, Sendable, Hashable {
     public var session: Int
     public var timeSeconds: Double
     public var kind: String
-    public var foot: String?
+    /// Null when the intervention is not about one foot.
+    @Nullable public var foot: String?
     public var detail: String
     public var text: String
 

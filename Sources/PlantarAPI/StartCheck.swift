@@ -3,7 +3,8 @@ import PlantarCore
 
 /// A session start that passed every check and compiled: what `POST /v1/sessions` queues.
 public struct CheckedStart: Sendable {
-    /// The routine's name (its `routine:` key).
+    /// The session's name: the program asked for, which for a routine sent as text is the
+    /// request's `program` (checked by `ProgramName`), never the text's own `routine:` key.
     public var program: String
     public var title: String
     public var timeline: Timeline
@@ -45,33 +46,38 @@ public enum StartCheck {
     /// - Throws: `Refusal`: 422 `invalid-parameters`, `invalid-routine` or `unknown-program`.
     public static func check(_ request: StartRequest, who: String, map: FootMap, profile: DeviceProfile,
                              config: DaemonConfig, library: ConfigLibrary, clockSpeed: Double) throws(Refusal) -> CheckedStart {
+        // Each problem names its key, first thing: `details` lists them, the message joins them.
         var problems: [String] = []
-        if let i = request.intensity, !(1...5).contains(i) { problems.append("intensity \(i) is out of range (1–5)") }
-        if let s = request.sensitivity, !(s.isFinite && (0.5...1.0).contains(s)) { problems.append("sensitivity \(s) is out of range (0.5–1.0)") }
+        if let i = request.intensity, !(1...5).contains(i) { problems.append("intensity: \(i) is out of range (1–5)") }
+        if let s = request.sensitivity, !(s.isFinite && (0.5...1.0).contains(s)) { problems.append("sensitivity: \(s) is out of range (0.5–1.0)") }
         if let l = request.footLengthMM, !(l.isFinite && FootSize.plausibleRange.contains(l)) {
-            problems.append("footLengthMM \(l) is out of range (\(Int(FootSize.plausibleRange.lowerBound))–\(Int(FootSize.plausibleRange.upperBound)))")
+            problems.append("footLengthMM: \(l) is out of range (\(Int(FootSize.plausibleRange.lowerBound))–\(Int(FootSize.plausibleRange.upperBound)))")
         }
-        if let z = request.shoeSize, !(z.isFinite && (30...52).contains(z)) { problems.append("shoeSize \(z) is out of range (30–52)") }
-        if request.footLengthMM != nil && request.shoeSize != nil { problems.append("give either footLengthMM or shoeSize, not both") }
+        if let z = request.shoeSize, !(z.isFinite && (30...52).contains(z)) { problems.append("shoeSize: \(z) is out of range (30–52)") }
+        if request.footLengthMM != nil && request.shoeSize != nil { problems.append("footLengthMM, shoeSize: give one or the other, not both") }
         var feet: FeetSelection?
         if let f = request.feet {
             feet = FeetSelection(rawValue: f)
-            if feet == nil { problems.append("feet '\(f)' must be left, right or both") }
+            if feet == nil { problems.append("feet: '\(f)' must be left, right or both") }
         }
-        if !problems.isEmpty { throw Refusal(422, "invalid-parameters", problems.joined(separator: "; ")) }
+        if request.routine != nil, !ProgramName.isValid(request.program) {
+            problems.append("program: '\(request.program.prefix(80))' is not a program name (\(ProgramName.rule)); it names the routine sent")
+        }
+        if !problems.isEmpty { throw Refusal(422, "invalid-parameters", problems.joined(separator: "; "), details: problems) }
 
-        // Routine: one the daemon has, by name only (never a path a client names), or the text sent.
+        // Routine: one the daemon has, by name only (never a path a client names), or the text
+        // sent, which runs under the name in `program` (its own `routine:` key is not trusted:
+        // it could be `../../x`).
         let routine: Routine
         if let text = request.routine {
             do {
-                let name = request.program.isEmpty ? "routine" : request.program
-                routine = try RoutineLoader.parse(text, file: "\(name) (sent by \(who))", map: map).0
+                routine = try RoutineLoader.parse(text, file: "\(request.program) (sent by \(who))", map: map).0
             } catch {
                 throw Refusal(422, "invalid-routine", "the routine sent does not check", details: error.diagnostics.map(\.description))
             }
         } else {
             let name = request.program
-            if name.isEmpty || name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+            guard ProgramName.isValid(name) else {
                 throw Refusal(422, "unknown-program", "program must be the name of a program the daemon knows (GET /v1/programs), or send the routine's text in 'routine'")
             }
             do {
@@ -106,6 +112,25 @@ public enum StartCheck {
             throw Refusal(422, "invalid-parameters", errors.first?.message ?? "the program does not compile for this device",
                                details: error.diagnostics.map(\.description))
         }
-        return CheckedStart(program: routine.name, title: routine.title, timeline: timeline, settings: settings)
+        return CheckedStart(program: request.routine == nil ? routine.name : request.program, title: routine.title,
+                            timeline: timeline, settings: settings)
+    }
+}
+
+/// What a program may be called: a file name in a routines folder without its extension, so
+/// never a path (`/`, `..`), hidden (`.x`) or a YAML file name. docs/openapi.yaml's pattern
+/// for `program` says the same.
+public enum ProgramName {
+    public static let rule = "1–64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+
+    public static func isValid(_ name: String) -> Bool {
+        guard (1...64).contains(name.utf8.count), !name.hasSuffix(".yaml"), !name.hasSuffix(".yml"), !name.contains("..") else { return false }
+        return name.utf8.enumerated().allSatisfy { index, byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): index > 0
+            default: false
+            }
+        }
     }
 }

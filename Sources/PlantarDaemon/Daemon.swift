@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import PlantarAPI
@@ -24,6 +25,8 @@ public final class Daemon: Sendable {
     public let logger: Logger
     /// The Unix socket the API listens on.
     public let socketPath: String
+    /// Deadlines and the connection cap of the API's listeners.
+    public let connectionLimits: ConnectionLimits
     let library: ConfigLibrary
 
     /// What the environment adds to a configuration.
@@ -34,10 +37,13 @@ public final class Daemon: Sendable {
         /// Where programs, the foot map and device profiles are found.
         public var library: ConfigLibrary
         public var notifier: SystemdNotifier
+        /// The API's deadlines and connection cap (tests shorten them).
+        public var connectionLimits: ConnectionLimits
 
         public init(socketPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                    library: ConfigLibrary? = nil, notifier: SystemdNotifier? = nil) {
+                    library: ConfigLibrary? = nil, notifier: SystemdNotifier? = nil, connectionLimits: ConnectionLimits = ConnectionLimits()) {
             self.socketPath = socketPath
+            self.connectionLimits = connectionLimits
             self.environment = environment
             self.library = library ?? ConfigLibrary.standard(environment: environment)
             self.notifier = notifier ?? SystemdNotifier(environment: environment)
@@ -52,6 +58,7 @@ public final class Daemon: Sendable {
         self.logger = logger
         library = options.library
         notifier = options.notifier
+        connectionLimits = options.connectionLimits
         socketPath = options.socketPath ?? config.resolvedSocketPath(environment: options.environment)
         let map: FootMap, profile: DeviceProfile
         do {
@@ -108,15 +115,16 @@ public func buildApplication(daemon: Daemon) -> Application<RouterResponder<Plan
     ]
     if let tcp = daemon.config.tcp {
         // A second listener on the same routes; TokenMiddleware refuses any TCP request without the token.
-        services.append(Application(router: buildRouter(daemon: daemon),
-                                    configuration: ApplicationConfiguration(address: .hostname(tcp.host, port: tcp.port), serverName: "plantard"),
+        services.append(Application(router: buildRouter(daemon: daemon), server: daemon.httpServer,
+                                    configuration: daemon.serverConfiguration(.hostname(tcp.host, port: tcp.port)),
                                     onServerRunning: { _ in daemon.logger.notice("listening on tcp \(tcp.host):\(tcp.port) (token required)") },
                                     logger: daemon.logger))
     }
     let socketPath = daemon.socketPath
     return Application(
         router: router,
-        configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "plantard"),
+        server: daemon.httpServer,
+        configuration: daemon.serverConfiguration(.unixDomainSocket(path: socketPath)),
         services: services,
         onServerRunning: { _ in
             daemon.secureSocket()
@@ -136,6 +144,20 @@ public func buildApplication(config: DaemonConfig, options: Daemon.Options = Dae
 }
 
 extension Daemon {
+    /// HTTP/1.1 with the API's edge in front of the routes (deadlines, arrival stamps, JSON
+    /// refusals for what the parser rejects: `HTTPEdgeHandler`).
+    var httpServer: HTTPServerBuilder {
+        let limits = connectionLimits
+        // An autoclosure: every connection gets an edge handler of its own (it holds that
+        // connection's state and timer).
+        return .http1(configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [HTTPEdgeHandler(limits: limits)]))
+    }
+
+    func serverConfiguration(_ address: BindAddress) -> ApplicationConfiguration {
+        ApplicationConfiguration(address: address, serverName: "plantard",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(connectionLimits.maxConnections, logger: logger))
+    }
+
     /// Before binding: make the socket's folder, and refuse to take over a socket another
     /// daemon still answers on (Hummingbird would replace the file).
     public func prepareSocket() throws(DaemonError) {

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import PlantarAPI
 import PlantarConfig
 import PlantarCore
@@ -37,8 +38,9 @@ public func buildRouter(daemon: Daemon) -> Router<PlantarRequestContext> {
 
     // Stop and ease act before anything else: no body is read, and who asked is looked up
     // (a trip through the connection's event loop) only after the device has been told.
-    v1.post("stop") { _, context in
-        let received = ContinuousClock.now
+    v1.post("stop") { request, context in
+        // Measured from the request's arrival (stamped by the edge), not from this handler.
+        let received = RequestArrival.instant(of: request) ?? .now
         let detail = manager.stop(source: "control API", received: received)
         manager.logAction("stop", detail, who: await context.peer())
         return jsonResponse(ActionDocument(action: "stop", detail: detail, status: manager.statusDocument))
@@ -149,14 +151,21 @@ func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// Reads a JSON body: too large is a 413, not JSON or not the expected shape a 400.
+/// Reads a JSON body: too large is a 413; a body the HTTP parser rejects (malformed chunks),
+/// not JSON or not the expected shape a 400.
 func decodeBody<T: Decodable>(_ request: Request, _ context: PlantarRequestContext) async throws -> T {
     var request = request
     let buffer: ByteBuffer
     do {
         buffer = try await request.collectBody(upTo: context.maxUploadSize)
-    } catch {
+    } catch is NIOTooManyBytesError {
         throw APIError(status: .contentTooLarge, code: "too-large", "the request body is larger than \(context.maxUploadSize / 1024) KiB")
+    } catch let error as HTTPError where error.status == .contentTooLarge {
+        throw APIError(status: .contentTooLarge, code: "too-large", "the request body is larger than \(context.maxUploadSize / 1024) KiB")
+    } catch let error as HTTPParserError {
+        throw APIError(status: .badRequest, code: "bad-request", "malformed request body: \(HTTPEdgeHandler.describe(error))", close: true)
+    } catch {
+        throw APIError(status: .badRequest, code: "bad-request", "the request body could not be read: \(error)", close: true)
     }
     guard buffer.readableBytes > 0 else { throw APIError(status: .badRequest, code: "bad-request", "the request needs a JSON body") }
     do {
@@ -174,7 +183,9 @@ func describe(_ error: DecodingError) -> String {
         return p.isEmpty ? "" : " at '\(p)'"
     }
     switch error {
-    case .dataCorrupted(let c): return "not valid JSON\(path(c))"
+    // With a path it is a value the document cannot take (an unknown key, a number out of
+    // range) and the decoder says which; without one the text is not JSON at all.
+    case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "\(c.debugDescription)\(path(c))"
     case .keyNotFound(let key, let c): return "missing key '\(key.stringValue)'\(path(c))"
     case .typeMismatch(let type, let c): return "expected \(type)\(path(c))"
     case .valueNotFound(let type, let c): return "expected \(type)\(path(c))"
@@ -186,10 +197,13 @@ func describe(_ error: DecodingError) -> String {
 struct APIError: Error, HTTPResponseError {
     var status: HTTPResponse.Status
     var document: ErrorDocument
+    /// The connection cannot carry another request (its body could not be read to its end).
+    var close = false
 
-    init(status: HTTPResponse.Status, code: String, _ message: String, details: [String]? = nil) {
+    init(status: HTTPResponse.Status, code: String, _ message: String, details: [String]? = nil, close: Bool = false) {
         self.status = status
         document = ErrorDocument(code: code, error: message, details: details)
+        self.close = close
     }
 
     init(_ refusal: Refusal) {
@@ -199,12 +213,19 @@ struct APIError: Error, HTTPResponseError {
     var headers: HTTPFields { [.contentType: "application/json"] }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        jsonResponse(document, status: status)
+        response
+    }
+
+    var response: Response {
+        var response = jsonResponse(document, status: status)
+        // HTTPEdgeHandler closes the connection once this response is out.
+        if close { response.headers[.connection] = "close" }
+        return response
     }
 }
 
-/// Every error leaves as JSON: a route that does not exist is a 404 document, anything
-/// unexpected a 500 one; refusals are counted.
+/// Every error leaves as JSON (docs/openapi.yaml's Refusal): a route that does not exist is a
+/// 404 document, anything unexpected a 500 one; refusals are counted.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = PlantarRequestContext
     let metrics: DaemonMetrics
@@ -214,7 +235,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             metrics.refused(error.document.code)
-            return jsonResponse(error.document, status: error.status)
+            return error.response
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not-found" : error.status == .contentTooLarge ? "too-large" : "http-\(error.status.code)"
             metrics.refused(code)
@@ -222,6 +243,10 @@ struct ErrorMiddleware: RouterMiddleware {
                 ? "no such endpoint: \(request.method) \(request.uri.path) (see docs/api.md)"
                 : error.body ?? error.status.reasonPhrase
             return jsonResponse(ErrorDocument(code: code, error: message), status: error.status)
+        } catch {
+            // Nothing should get here; if something does, the client still gets the document.
+            metrics.refused("internal")
+            return jsonResponse(ErrorDocument(code: "internal", error: "internal error: \(error)"), status: .internalServerError)
         }
     }
 }

@@ -145,6 +145,11 @@ public final class SessionManager: Service, Sendable {
                 }
                 group.cancelAll()
             }
+            // A terminating signal ends the loop at once (`releaseOnSignals`), maybe before the
+            // service group has begun its graceful shutdown; returning then would read to the
+            // group as this service failing (plantard would exit 1, the device service cancelled
+            // out of its turn). Wait for the group's turn: it comes once the server has closed.
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
             self.shutdown()
         }
@@ -336,9 +341,9 @@ public final class SessionManager: Service, Sendable {
         logger.warning("\(action): \(detail)", metadata: ["who": "\(who)"])
     }
 
-    /// Latches without a request (the discomfort switch seen while idle).
-    func latch(_ reason: String, who: String) {
-        device.releaseAll(.discomfortSwitch)
+    /// Latches without a request (the discomfort switch seen while idle, a device fault).
+    func latch(_ reason: String, who: String, release: ReleaseReason = .discomfortSwitch) {
+        device.releaseAll(release)
         let changed = state.withLock { s -> Bool in
             // A session taken by the loop but without a runner yet must not start.
             if s.current?.active == true, s.current?.runner == nil, s.current?.stopRequested == nil { s.current?.stopRequested = reason }
@@ -369,8 +374,15 @@ public final class SessionManager: Service, Sendable {
         return "paused: pressure released; resume to go on"
     }
 
+    /// Resumes a paused session; one that is not paused is refused (`not-paused`), so a client
+    /// learns that its resume did nothing instead of reading 200.
     public func resume(who: String) throws(Refusal) -> String {
         guard let runner = activeRunner() else { throw Refusal.noSession("resume") }
+        // A pause still queued for the runner's loop counts as paused: pause then resume at
+        // once is a pause and a resume, not a refusal.
+        guard runner.status.state == .paused || runner.pauseRequested else {
+            throw Refusal(409, "not-paused", "the session is \(runner.status.state.name), not paused: nothing to resume")
+        }
         runner.resume()
         logger.notice("resume requested", metadata: ["who": "\(who)"])
         return "resumed"
@@ -378,11 +390,14 @@ public final class SessionManager: Service, Sendable {
 
     /// Clears the latch: refused while a session runs, while the switch is held or while a
     /// fault is present. Never starts or resumes anything.
+    ///
+    /// A session running with nothing latched is refused at once (`busy`): there is nothing to
+    /// re-arm. Only a stopped session still winding down is waited for.
     public func rearm(who: String) async throws(Refusal) -> String {
         // A stopped session takes a few hundred milliseconds to wind down (the runner lets the
         // outputs settle); `plantar stop && plantar rearm` should not trip over that. The wait
         // ends as soon as it has; the bound is generous for a loaded machine.
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        let deadline = ContinuousClock.now.advanced(by: Self.windDownWait)
         while ContinuousClock.now < deadline, state.withLock({ $0.current?.active == true && $0.latch != nil }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
@@ -416,6 +431,14 @@ public final class SessionManager: Service, Sendable {
         }
         simulated.press(kind)
         logger.notice("simulator input: \(kind.rawValue)", metadata: ["who": "\(who)"])
+        // The simulated sensor stops reporting pressure; a board would say so as a fault. Seen
+        // here at once, between sessions too, so re-arm is refused while it lasts (it lasts
+        // until plantard restarts: the simulator has no repair input).
+        if kind == .sensorFault {
+            let fault = DeviceFault(code: Self.simulatedSensorFault, detail: "the simulated pressure sensor reports nothing")
+            device.observe(DeviceEvent(time: device.now, kind: .fault(fault)), during: nil)
+            latch("fault: the simulated pressure sensor reports nothing", who: "\(who)", release: .fault)
+        }
         // The switch counts at once, session or not (the event also reaches a running session);
         // a driver that pushes its events has told the device handle already.
         if !device.pushesEvents {
@@ -435,6 +458,12 @@ public final class SessionManager: Service, Sendable {
     }
 
     public var isLatched: Bool { state.withLock { $0.latch != nil } }
+
+    /// The device fault code of the simulator's `sensor-fault` (a fault's code, not a refusal's).
+    static let simulatedSensorFault = "sensor"
+
+    /// How long re-arm waits for a stopped session to wind down before it answers `busy`.
+    static let windDownWait: Duration = .seconds(10)
 
     /// Writes what must survive the process: the latch, or, while a session runs, that a
     /// restart now would cut it short. Removes the file when neither holds.

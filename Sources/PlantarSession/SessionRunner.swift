@@ -39,6 +39,7 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
 
     enum Request: Sendable { case stop(String), ease(String), pause, resume }
     private let requests = Mutex<[Request]>([])
+    private let pauseAsked = Mutex(false)
     private let latestStatus: Mutex<SessionStatus>
 
     public init(timeline: Timeline, driver: any DeviceDriver, clock: C, settings: GovernorSettings,
@@ -66,8 +67,19 @@ public final class SessionRunner<C: Clock>: Sendable where C.Duration == Duratio
     /// Asks the governor to ease off (ease button, API).
     public func ease(source: String) { requests.withLock { $0.append(.ease(source)) } }
 
-    public func pause() { requests.withLock { $0.append(.pause) } }
-    public func resume() { requests.withLock { $0.append(.resume) } }
+    public func pause() {
+        pauseAsked.withLock { $0 = true }
+        requests.withLock { $0.append(.pause) }
+    }
+
+    public func resume() {
+        pauseAsked.withLock { $0 = false }
+        requests.withLock { $0.append(.resume) }
+    }
+
+    /// The last of `pause` and `resume` asked for was a pause, whether or not the loop has
+    /// carried it out yet (its status may still say running).
+    public var pauseRequested: Bool { pauseAsked.withLock { $0 } }
 
     public var status: SessionStatus { latestStatus.withLock { $0 } }
 

@@ -37,6 +37,26 @@ struct DocsAndUnitsTests {
         }
     }
 
+    /// docs/api.md and docs/openapi.yaml agree: the same routes, the same refusal codes (all
+    /// but `internal`, a bug that is never part of the contract).
+    @Test func apiMarkdownAndOpenAPIAgree() throws {
+        let contract = try OpenAPIContract.shared.get()
+        var operations = Set<String>()
+        for (path, item) in contract.document["paths"]?.object ?? [:] {
+            for method in (item.object ?? [:]).keys {
+                operations.insert("\(method.uppercased()) \(path.replacingOccurrences(of: "{input}", with: ":input"))")
+            }
+        }
+        let documented = Set(Self.apiDoc.split(separator: "\n").filter { $0.hasPrefix("### ") }.map { String($0.dropFirst(4)) })
+        #expect(operations == documented, "only in openapi.yaml: \(operations.subtracting(documented).sorted()); only in api.md: \(documented.subtracting(operations).sorted())")
+        let pattern = try Regex(#"^\| \d{3} \| `([a-z-]+)` \|"#)
+        let tableCodes = Set(Self.apiDoc.split(separator: "\n").compactMap { line in
+            (try? pattern.firstMatch(in: String(line))).map { String($0.output[1].substring ?? "") }
+        })
+        let enumCodes = Set(contract.document["components"]?["schemas"]?["Refusal"]?["properties"]?["code"]?["enum"]?.array?.compactMap(\.string) ?? [])
+        #expect(tableCodes.subtracting(["internal"]) == enumCodes, "only in api.md: \(tableCodes.subtracting(enumCodes).sorted()); only in openapi.yaml: \(enumCodes.subtracting(tableCodes).sorted())")
+    }
+
     static let systemdAnalyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     @Test(.enabled(if: systemdAnalyze != nil, "systemd-analyze is missing (apt-get install systemd): the unit's checks are skipped"))

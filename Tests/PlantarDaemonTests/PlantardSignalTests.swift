@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import PlantarAPI
 import Testing
 
 /// Every catchable terminating signal, not only SIGTERM, ends plantard cleanly with the device
@@ -9,7 +10,7 @@ import Testing
 /// daemons at once would load the two cores the serial tests need on time.
 @Suite("plantard on other terminating signals", .serialized, .timeLimit(.minutes(3)))
 struct PlantardSignalTests {
-    @Test(arguments: [SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM])
+    @Test(arguments: [SIGHUP, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM])
     func aSignalMidSessionReleasesFirstThenShutsDownCleanly(_ number: Int32) throws {
         let daemon = try RunningDaemon()
         _ = try daemon.curl(["-X", "POST", "-d", #"{"program":"press-test"}"#, "http://plantard/v1/sessions"])
@@ -24,5 +25,9 @@ struct PlantardSignalTests {
         let atRest = try #require(log.range(of: "NOTICE device at rest"), "\(log)")
         #expect(stopped.lowerBound < atRest.lowerBound)
         #expect(!log.contains("NOT at rest"))
+        // Nothing left behind for the next plantard or a client to trip over (NIO removes the
+        // API's socket as its listener closes, the stop lane its own).
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket), "the API socket is left behind")
+        #expect(!FileManager.default.fileExists(atPath: stopLanePath(forSocket: daemon.socket)), "the stop lane's socket is left behind")
     }
 }

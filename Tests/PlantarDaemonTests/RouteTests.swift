@@ -52,10 +52,10 @@ struct RouteTests {
     @Test func statusAndProgramsWhenIdle() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            let status = try Self.decode(StatusDocument.self, try await client.execute(uri: "/v1/status", method: .get))
+            let status = try Self.decode(StatusDocument.self, try await client.checked(uri: "/v1/status", method: .get))
             #expect(status.state == "idle" && !status.latched && status.session == nil)
             #expect(status.device.backend == "simulator" && status.device.atRest == true)
-            let programs = try Self.decode([ProgramDocument].self, try await client.execute(uri: "/v1/programs", method: .get))
+            let programs = try Self.decode([ProgramDocument].self, try await client.checked(uri: "/v1/programs", method: .get))
             #expect(programs.map(\.name) == ["back-pain", "press-test", "quick"])
             let backPain = try #require(programs.first)
             #expect(backPain.parameters.first { $0.name == "focus" }?.choices == ["cervical", "thoracic", "lumbar", "sacral"])
@@ -65,23 +65,23 @@ struct RouteTests {
     @Test func badRequestsGetAClear4xxAndChangeNothing() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json("{not json")), .badRequest, "bad-request")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"parameters":{}}"#)), .badRequest, "bad-request")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post), .badRequest, "bad-request")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pian"}"#)), .unprocessableContent, "unknown-program")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"/etc/passwd"}"#)), .unprocessableContent, "unknown-program")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","intensity":9}"#)), .unprocessableContent, "invalid-parameters")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","parameters":{"focus":"nowhere"}}"#)), .unprocessableContent, "invalid-parameters")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","sensitivity":2}"#)), .unprocessableContent, "invalid-parameters")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"x","routine":"routine: [broken"}"#)), .unprocessableContent, "invalid-routine")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json("{not json")), .badRequest, "bad-request")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"parameters":{}}"#)), .badRequest, "bad-request")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post), .badRequest, "bad-request")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pian"}"#)), .unprocessableContent, "unknown-program")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"/etc/passwd"}"#)), .unprocessableContent, "unknown-program")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","intensity":9}"#)), .unprocessableContent, "invalid-parameters")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","parameters":{"focus":"nowhere"}}"#)), .unprocessableContent, "invalid-parameters")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"back-pain","sensitivity":2}"#)), .unprocessableContent, "invalid-parameters")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"x","routine":"routine: [broken"}"#)), .unprocessableContent, "invalid-routine")
             let huge = #"{"program":"back-pain","routine":""# + String(repeating: "x", count: 100_000) + #""}"#
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(huge)), .contentTooLarge, "too-large")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/nowhere", method: .get), .notFound, "not-found")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/ease", method: .post), .conflict, "no-session")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/pause", method: .post), .conflict, "no-session")
-            let status = try Self.decode(StatusDocument.self, try await client.execute(uri: "/v1/status", method: .get))
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(huge)), .contentTooLarge, "too-large")
+            try Self.expectRefusal(try await client.outsideTheDocument(uri: "/v1/nowhere", method: .get), .notFound, "not-found")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/ease", method: .post), .conflict, "no-session")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/pause", method: .post), .conflict, "no-session")
+            let status = try Self.decode(StatusDocument.self, try await client.checked(uri: "/v1/status", method: .get))
             #expect(status.state == "idle" && !status.latched && status.session == nil, "nothing changed: \(status)")
-            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let metrics = String(buffer: try await client.checked(uri: "/metrics", method: .get).body)
             #expect(metrics.contains(#"plantar_requests_refused_total{code="bad-request"} 3"#), "\(metrics)")
         }
     }
@@ -89,22 +89,22 @@ struct RouteTests {
     @Test func oneSessionAtATimeThenStopLatchesUntilRearm() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            let created = try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"press-test","intensity":2}"#))
+            let created = try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"press-test","intensity":2}"#))
             #expect(created.status == .created, "\(String(buffer: created.body))")
             let session = try Self.decode(SessionDocument.self, created)
             #expect(session.id == 1 && session.active && session.parameters["intensity"] == "2")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "busy")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "busy")
 
-            let stop = try Self.decode(ActionDocument.self, try await client.execute(uri: "/v1/stop", method: .post))
+            let stop = try Self.decode(ActionDocument.self, try await client.checked(uri: "/v1/stop", method: .post))
             #expect(stop.status.latched && stop.status.device.atRest == true, "\(stop)")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "latched")
-            let rearm = try await client.execute(uri: "/v1/rearm", method: .post)
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "latched")
+            let rearm = try await client.checked(uri: "/v1/rearm", method: .post)
             #expect(rearm.status == .ok, "\(String(buffer: rearm.body))")
             let after = try Self.decode(ActionDocument.self, rearm)
             #expect(!after.status.latched && after.status.session?.active == false, "re-arm resumes nothing: \(after)")
-            let again = try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#))
+            let again = try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#))
             #expect(again.status == .created)
-            _ = try await client.execute(uri: "/v1/stop", method: .post)
+            _ = try await client.checked(uri: "/v1/stop", method: .post)
         }
         // Logged with who asked (the router tests have no socket: "unknown").
         let messages = s.logs.entries.map { "\($0.level) \($0.message) \($0.metadata)" }
@@ -116,10 +116,10 @@ struct RouteTests {
     @Test func stopWithNoSessionStillReleasesAndLatches() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            let stop = try Self.decode(ActionDocument.self, try await client.execute(uri: "/v1/stop", method: .post))
+            let stop = try Self.decode(ActionDocument.self, try await client.checked(uri: "/v1/stop", method: .post))
             #expect(stop.detail.hasPrefix("no session was running"))
             #expect(stop.status.latched && stop.status.state == "stopped")
-            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let metrics = String(buffer: try await client.checked(uri: "/metrics", method: .get).body)
             #expect(metrics.contains("plantar_stop_latency_seconds_count 1"), "\(metrics)")
             #expect(metrics.contains("plantar_latched 1"))
         }
@@ -128,7 +128,7 @@ struct RouteTests {
     @Test func metricsInPrometheusText() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            let response = try await client.execute(uri: "/metrics", method: .get)
+            let response = try await client.checked(uri: "/metrics", method: .get)
             #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             let text = String(buffer: response.body)
             for family in ["plantar_sessions_total", "plantar_interventions_total", "plantar_stop_latency_seconds",
@@ -143,14 +143,14 @@ struct RouteTests {
     @Test func simulatorSwitchLatchesEvenWhenIdleAndBlocksRearmWhileHeld() async throws {
         let s = try await Self.setup()
         try await s.app.test(.router) { client in
-            _ = try await client.execute(uri: "/v1/simulator/switch", method: .post)
-            let status = try Self.decode(StatusDocument.self, try await client.execute(uri: "/v1/status", method: .get))
+            _ = try await client.checked(uri: "/v1/simulator/switch", method: .post)
+            let status = try Self.decode(StatusDocument.self, try await client.checked(uri: "/v1/status", method: .get))
             #expect(status.latched && status.device.switchPressed, "\(status)")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/rearm", method: .post), .conflict, "switch-held")
-            try Self.expectRefusal(try await client.execute(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "latched")
-            _ = try await client.execute(uri: "/v1/simulator/switch-release", method: .post)
-            #expect(try await client.execute(uri: "/v1/rearm", method: .post).status == .ok)
-            try Self.expectRefusal(try await client.execute(uri: "/v1/simulator/levitate", method: .post), .notFound, "not-found")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/rearm", method: .post), .conflict, "switch-held")
+            try Self.expectRefusal(try await client.checked(uri: "/v1/sessions", method: .post, body: Self.json(#"{"program":"quick"}"#)), .conflict, "latched")
+            _ = try await client.checked(uri: "/v1/simulator/switch-release", method: .post)
+            #expect(try await client.checked(uri: "/v1/rearm", method: .post).status == .ok)
+            try Self.expectRefusal(try await client.checked(uri: "/v1/simulator/levitate", method: .post), .notFound, "not-found")
         }
     }
 }
@@ -168,12 +168,12 @@ struct TCPTokenTests {
                                      notifier: SystemdNotifier(environment: [:]))
         let (app, _) = try await buildApplication(config: config, options: options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         try await app.test(.live) { client in
-            let refused = try await client.execute(uri: "/v1/status", method: .get)
+            let refused = try await client.checked(uri: "/v1/status", method: .get)
             #expect(refused.status == .unauthorized)
             #expect(String(buffer: refused.body).contains(#""code":"unauthorized""#))
-            let stop = try await client.execute(uri: "/v1/stop", method: .post, headers: [.authorization: "Bearer wrong-token-wrong-token-wrong"])
+            let stop = try await client.checked(uri: "/v1/stop", method: .post, headers: [.authorization: "Bearer wrong-token-wrong-token-wrong"])
             #expect(stop.status == .unauthorized)
-            let allowed = try await client.execute(uri: "/v1/status", method: .get, headers: [.authorization: "Bearer \(token)"])
+            let allowed = try await client.checked(uri: "/v1/status", method: .get, headers: [.authorization: "Bearer \(token)"])
             #expect(allowed.status == .ok)
             let status = try JSONDecoder().decode(StatusDocument.self, from: Data(allowed.body.readableBytesView))
             #expect(!status.latched, "the refused stop changed nothing")

@@ -36,10 +36,25 @@ struct StartCheckTests {
         ])) { try check(StartRequest(program: "x", routine: routine)) }
     }
 
-    @Test func everyRangeProblemAtOnce() {
-        #expect(throws: Refusal(422, "invalid-parameters",
-                                     "intensity 9 is out of range (1–5); footLengthMM inf is out of range (180–330); feet 'all' must be left, right or both")) {
+    /// Each problem names its key, in the message and one per line in `details` (issue 11:
+    /// range checks used to carry no details).
+    @Test func everyRangeProblemAtOnceEachNamingItsKey() {
+        let problems = ["intensity: 9 is out of range (1–5)", "footLengthMM: inf is out of range (180–330)", "feet: 'all' must be left, right or both"]
+        #expect(throws: Refusal(422, "invalid-parameters", problems.joined(separator: "; "), details: problems)) {
             try check(StartRequest(program: "back-pain", intensity: 9, feet: "all", footLengthMM: .infinity))
+        }
+    }
+
+    /// A routine sent as text runs under the request's `program`, never its own `routine:` key,
+    /// and that name is checked like any program name.
+    @Test func aRoutineSentRunsUnderTheProgramNameAsked() throws {
+        let routine = TestRoutines.quick.replacingOccurrences(of: "routine: quick", with: "routine: ../../x")
+        #expect(try check(StartRequest(program: "my-feet", routine: routine)).program == "my-feet")
+        for bad in ["../../x", "", ".hidden", "a/b", "x.yaml", String(repeating: "a", count: 65), "a b"] {
+            #expect(throws: Refusal.self, "\(bad)") { try check(StartRequest(program: bad, routine: routine)) }
+            do { _ = try check(StartRequest(program: bad, routine: routine)) } catch {
+                #expect(error.code == "invalid-parameters" && error.details?.first?.hasPrefix("program: ") == true, "\(error)")
+            }
         }
     }
 }

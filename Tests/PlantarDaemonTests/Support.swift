@@ -140,7 +140,7 @@ func runProcess(_ executable: URL, _ arguments: [String], environment extra: [St
 }
 
 /// A datagram socket standing in for systemd's $NOTIFY_SOCKET: it collects what the daemon sends.
-final class NotifyListener {
+final class NotifyListener: Sendable {
     let path: String
     let fd: Int32
 
@@ -283,5 +283,177 @@ final class RunningDaemon {
     func waitForExit(within seconds: Double) -> (Int32, Bool)? {
         guard exited.wait(timeout: .now() + seconds) == .success else { return nil }
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    }
+}
+
+/// An HTTP answer read off a raw connection.
+struct RawHTTPResponse: Equatable, CustomStringConvertible {
+    var status: Int
+    /// Lower-cased names.
+    var headers: [String: String]
+    var body: Data
+    /// The server closed the connection after the answer.
+    var closed: Bool
+    var description: String { "\(status) \(headers) \(String(decoding: body.prefix(300), as: UTF8.self))\(closed ? " (closed)" : "")" }
+}
+
+/// A TCP connection to the live test server on loopback, for bytes no HTTP client would send
+/// (garbage, NULs, dribbles). Every read is bounded by a deadline; nothing sleeps.
+///
+/// Reads block, so they run on a thread of their own (`offThePool`), never on Swift's
+/// cooperative pool: on two cores, tests blocking its threads starved the in-process server
+/// under test of the very threads it needed to answer. @unchecked Sendable: one test uses a
+/// connection, one call at a time.
+final class RawConnection: @unchecked Sendable {
+    let fd: Int32
+    private var buffer = Data()
+    private var eof = false
+    private var isClosed = false
+
+    init(port: Int) throws {
+        // Hummingbird's live server binds "localhost": IPv4 or IPv6, whichever came first.
+        for family in [AF_INET, AF_INET6] {
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            var connected: Int32 = -1
+            if family == AF_INET {
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            } else {
+                var address = sockaddr_in6()
+                address.sin6_family = sa_family_t(AF_INET6)
+                address.sin6_port = in_port_t(UInt16(port).bigEndian)
+                address.sin6_addr = in6addr_loopback
+                connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            }
+            if connected == 0 { self.fd = fd; return }
+            Glibc.close(fd)
+        }
+        throw TestFailure("cannot connect to localhost:\(port)")
+    }
+
+    /// A connection to a Unix socket (the API's own).
+    init(unixPath: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(unixPath.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, connected == 0 else { throw TestFailure("cannot connect to \(unixPath)") }
+    }
+
+    deinit { close() }
+
+    /// Once only: a second close(2) could close a descriptor the process has reused since
+    /// (in the test process, one of the server's own: NIO traps on EBADF).
+    func close() {
+        guard !isClosed, fd >= 0 else { return }
+        isClosed = true
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            // The server may answer and close before it has read all of an oversized request.
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+
+    /// Reads what comes within `limit` (or until the peer closes); false when nothing came.
+    @discardableResult
+    private func fill(until deadline: ContinuousClock.Instant) -> Bool {
+        guard !eof else { return false }
+        let left = ContinuousClock.now.duration(to: deadline)
+        guard left > .zero else { return false }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+        guard poll(&poller, 1, ms) > 0 else { return false }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { buffer.append(contentsOf: chunk[0..<n]) } else { eof = true }
+        return true
+    }
+
+    /// The next complete response (Content-Length bodies), or nil when none is complete by `limit`.
+    func readResponse(within limit: Duration) async -> RawHTTPResponse? {
+        await offThePool { self.blockingReadResponse(within: limit) }
+    }
+
+    /// Everything read up to the `count`-th `marker` (an event stream has no end to wait for),
+    /// or nil when it does not come by `limit`.
+    func read(upTo marker: String, count: Int = 1, within limit: Duration) async -> String? {
+        await offThePool { self.blockingRead(upTo: marker, count: count, within: limit) }
+    }
+
+    /// Whether the server closes the connection within `limit` (what it sends meanwhile is kept).
+    func waitForClose(within limit: Duration) async -> Bool {
+        await offThePool { self.blockingWaitForClose(within: limit) }
+    }
+
+    private func blockingReadResponse(within limit: Duration) -> RawHTTPResponse? {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while true {
+            if let end = buffer.range(of: Data("\r\n\r\n".utf8)) {
+                let head = String(decoding: buffer[buffer.startIndex..<end.lowerBound], as: UTF8.self)
+                let lines = head.components(separatedBy: "\r\n")
+                let status = Int(lines[0].split(separator: " ").dropFirst().first ?? "") ?? 0
+                var headers: [String: String] = [:]
+                for line in lines.dropFirst() {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                let length = Int(headers["content-length"] ?? "0") ?? 0
+                if buffer.distance(from: end.upperBound, to: buffer.endIndex) >= length {
+                    let body = buffer[end.upperBound..<buffer.index(end.upperBound, offsetBy: length)]
+                    let rest = buffer[buffer.index(end.upperBound, offsetBy: length)...]
+                    var closed = eof && rest.isEmpty
+                    if !closed && rest.isEmpty && headers["connection"]?.lowercased() == "close" {
+                        closed = blockingWaitForClose(within: .seconds(5))
+                    }
+                    let response = RawHTTPResponse(status: status, headers: headers, body: Data(body), closed: closed)
+                    buffer = Data(rest)
+                    return response
+                }
+            }
+            if eof { return nil }
+            if !fill(until: deadline) && ContinuousClock.now >= deadline { return nil }
+        }
+    }
+
+    private func blockingRead(upTo marker: String, count: Int, within limit: Duration) -> String? {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while true {
+            let text = String(decoding: buffer, as: UTF8.self)
+            if text.components(separatedBy: marker).count > count { return text }
+            if eof || (!fill(until: deadline) && ContinuousClock.now >= deadline) { return nil }
+        }
+    }
+
+    private func blockingWaitForClose(within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while !eof && ContinuousClock.now < deadline { fill(until: deadline) }
+        return eof
+    }
+}
+
+/// Runs blocking work on a thread of its own and awaits it, leaving Swift's cooperative pool
+/// free for the code under test in the same process.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
     }
 }
