@@ -577,7 +577,6 @@ public struct Governor: Sendable {
                 // both were being worked (a label can be stricter than the place).
                 if let s = c.sensitivity { worked.insert(s) }
                 if let place = placeSensitivity(f, channel: name) { worked.insert(place) } else if c.sensitivity == nil { worked.insert(.high) }
-                // And the tissue under the node as the device last reported it.
                 // And every class of the tissue under the node, not only the strictest: where the
                 // device last reported it, and during a move the whole path from where it began
                 // (docs/safety.md §1). Lowering one class too many is the safe side.
@@ -713,7 +712,8 @@ public struct Governor: Sendable {
         let left = seen.distance(to: target)
         let reach = min(left, fs.moveSpeed * max((now - last).seconds, 0) + 0.5)
         guard left > 0, reach > 0, reach.isFinite else { return [seen] }
-        let n = min(Int((reach / 0.25).rounded(.up)), 200)
+        // Positions come from the device: bound the count before converting (Int traps).
+        let n = Int(min((reach / 0.25).rounded(.up), 200))
         return (0...n).map { k in
             let f = reach * Double(k) / Double(n) / left
             return DevicePoint(u: seen.u + (target.u - seen.u) * f, v: seen.v + (target.v - seen.v) * f)
