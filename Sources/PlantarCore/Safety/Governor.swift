@@ -330,9 +330,12 @@ public struct Governor: Sendable {
         feet[foot]!.sensorFault = false
 
         var overPressures: [(name: String, text: String)] = []
+        // The channels as they were before this sample: each name is read once and written
+        // only when its over-pressure state changes (rare), so the snapshot reads the same as
+        // the foot's own dictionary, without reaching through the foot's state per reading.
+        let channels = feet[foot]!.channels
         for (name, measured) in t.pressureKPa ?? [:] {
-            let known = feet[foot]!.channels[name]
-            var c = known ?? Channel()
+            var c = channels[name] ?? Channel()
             // A setpoint just lowered (a move into a stricter place, an ease, a release) is
             // followed by the valve with a lag: the level before it stays allowed meanwhile.
             let settling = now < c.settleUntil ? c.settleFrom : 0
