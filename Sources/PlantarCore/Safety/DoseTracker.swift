@@ -110,13 +110,9 @@ struct DoseTracker: Sendable {
     // MARK: Zoned: each node one spot
 
     mutating func pressed(_ foot: Foot, node: String, from start: Duration, to end: Duration) {
-        var runs = nodes[foot][node, default: []]
-        if let last = runs.last, last.end >= start {
-            runs[runs.count - 1].end = max(last.end, end)
-        } else {
-            runs.append(Run(anchor: DevicePoint(u: 0, v: 0), start: start, end: end))
-        }
-        nodes[foot][node] = runs
+        // Changed in place: a copy taken out and written back would copy the node's runs
+        // (the dictionary still holds them) on every sample.
+        nodes[foot][node, default: []].extend(from: start, to: end)
     }
 
     mutating func dose(_ foot: Foot, node: String, at now: Duration) -> Duration {
@@ -149,5 +145,16 @@ struct DoseTracker: Sendable {
     private func overlap(_ run: Run, _ from: Duration, _ to: Duration) -> Duration {
         let start = max(run.start, from), end = min(run.end, to)
         return end > start ? end - start : .zero
+    }
+}
+
+private extension Array where Element == DoseTracker.Run {
+    /// A zoned node pressed from `start` to `end`: the last run grows when this continues it.
+    mutating func extend(from start: Duration, to end: Duration) {
+        if let last, last.end >= start {
+            self[count - 1].end = Swift.max(last.end, end)
+        } else {
+            append(DoseTracker.Run(anchor: DevicePoint(u: 0, v: 0), start: start, end: end))
+        }
     }
 }

@@ -333,9 +333,12 @@ public struct Governor: Sendable {
         feet[foot]!.sensorFault = false
 
         var overPressures: [(name: String, text: String)] = []
+        // The channels as they were before this sample: each name is read once and written
+        // only when its over-pressure state changes (rare), so the snapshot reads the same as
+        // the foot's own dictionary, without reaching through the foot's state per reading.
+        let channels = feet[foot]!.channels
         for (name, measured) in t.pressureKPa ?? [:] {
-            let known = feet[foot]!.channels[name]
-            var c = known ?? Channel()
+            var c = channels[name] ?? Channel()
             // A setpoint just lowered (a move into a stricter place, an ease, a release) is
             // followed by the valve with a lag: the level before it stays allowed meanwhile.
             let settling = now < c.settleUntil ? c.settleFrom : 0
@@ -776,28 +779,29 @@ public struct Governor: Sendable {
         let settle = Duration.milliseconds(Int64((3 * settings.valveTimeConstant * 1000).rounded(.up)) + 150)
         let limit = settings.limits.holdLimit - settle
         var over: (name: String, dose: Duration)?
-        // Every channel that reads pressure counts, commanded by this governor or not (no
-        // sets or sorting: this runs on every sample; `over` takes the first name in order).
-        var names = Array(channels.keys)
-        for name in t.pressureKPa?.keys ?? [:].keys where channels[name] == nil { names.append(name) }
-        for name in names {
-            let c = channels[name] ?? Channel()
-            let kPa = t.pressureKPa?[name] ?? c.level(at: now)
+        // Every channel that reads pressure counts, commanded by this governor or not: the
+        // commanded ones, then the readings of channels it never commanded. No arrays, sets or
+        // sorting: this runs on every sample; each channel's count is independent of the
+        // others', and `over` takes the first name in order whatever order they come in.
+        let readings = t.pressureKPa ?? [:]
+        func count(_ name: String, _ c: Channel, _ kPa: Double) {
             let pressed = kPa > Self.pressedAboveKPa
             let place: DevicePoint?
             if name == DeviceProfile.nodeChannel {
-                guard pressed else { dose.lifted(foot); continue }
+                guard pressed else { dose.lifted(foot); return }
                 dose.pressed(foot, at: t.position, from: start, to: now)
                 place = t.position
             } else {
-                guard pressed else { continue }
+                guard pressed else { return }
                 dose.pressed(foot, node: name, from: start, to: now)
                 place = nil
             }
             // Only a channel still pressing is cut: a released one's tail counts, but is no press.
-            guard c.target > 0, let spent = dose.exceeds(foot, channel: name, at: place, now: now, limit: limit) else { continue }
+            guard c.target > 0, let spent = dose.exceeds(foot, channel: name, at: place, now: now, limit: limit) else { return }
             if over.map({ name < $0.name }) ?? true { over = (name, spent) }
         }
+        for (name, c) in channels { count(name, c, readings[name] ?? c.level(at: now)) }
+        for (name, kPa) in readings where channels[name] == nil { count(name, Channel(), kPa) }
         guard let over, state.isRunning else { return }
         actions.append(.release(foot: foot))
         releaseFoot(foot, at: now)
