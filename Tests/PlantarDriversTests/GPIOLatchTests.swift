@@ -58,12 +58,24 @@ struct GPIOLatchTests {
         let bank = wiredBank()
         let driver = try GPIODriver(profile: referenceProfile(), bank: bank, options: testOptions())
         defer { driver.shutdown() }
-        let seen = Mutex<[DeviceEvent.Kind]>([])
-        #expect(driver.observeEvents { kind in seen.withLock { $0.append(kind) } })
+        // Awaited as they are handed over; the watchdog only ends the stream if they never come.
+        let (events, sink) = AsyncStream.makeStream(of: DeviceEvent.Kind.self)
+        #expect(driver.observeEvents { kind in sink.yield(kind) })
+        let watchdog = Task { try? await Task.sleep(for: .seconds(2)); sink.finish() }
+        defer { watchdog.cancel() }
+        var handed = events.makeAsyncIterator()
+        var seen: [DeviceEvent.Kind] = []
+        func awaitEvent(_ wanted: DeviceEvent.Kind) async -> Bool {
+            while let kind = await handed.next() {
+                seen.append(kind)
+                if kind == wanted { return true }
+            }
+            return false
+        }
         bank.setExternal(offset: 20, high: true, timestampNS: Posix.monotonicNanoseconds())
-        await eventually("the press handed over") { seen.withLock { $0 }.contains(.input(.discomfortSwitch(pressed: true, released: true))) }
+        #expect(await awaitEvent(.input(.discomfortSwitch(pressed: true, released: true))), "the press handed over within 2 s: \(seen)")
         bank.setExternal(offset: 20, high: false, timestampNS: Posix.monotonicNanoseconds() + 30 * ms)
-        await eventually("the release handed over") { seen.withLock { $0 }.contains(.input(.discomfortSwitch(pressed: false, released: false))) }
-        #expect(seen.withLock { $0 }.allSatisfy { if case .telemetry = $0 { false } else { true } })
+        #expect(await awaitEvent(.input(.discomfortSwitch(pressed: false, released: false))), "the release handed over within 2 s: \(seen)")
+        #expect(seen.allSatisfy { if case .telemetry = $0 { false } else { true } })
     }
 }

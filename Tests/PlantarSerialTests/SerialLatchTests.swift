@@ -43,14 +43,18 @@ struct SerialLatchTests {
         try await onDedicatedThread {
             let rig = try await Rig.start()
             defer { rig.stop() }
-            let seen = Mutex<[DeviceEvent.Kind]>([])
-            #expect(rig.driver.observeEvents { kind in seen.withLock { $0.append(kind) } })
+            // Awaited as it is handed over; the watchdog only ends the stream if it never comes.
+            let (events, sink) = AsyncStream.makeStream(of: DeviceEvent.Kind.self)
+            #expect(rig.driver.observeEvents { kind in sink.yield(kind) })
+            let watchdog = Task { try? await Task.sleep(for: .seconds(2)); sink.finish() }
+            defer { watchdog.cancel() }
             rig.emulator.inject(.switchPress)
-            let deadline = ContinuousClock.now + .seconds(2)
-            while !seen.withLock({ $0.contains(.input(.discomfortSwitch(pressed: true, released: true))) }), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(1))
+            var seen: [DeviceEvent.Kind] = []
+            for await kind in events {
+                seen.append(kind)
+                if kind == .input(.discomfortSwitch(pressed: true, released: true)) { break }
             }
-            #expect(seen.withLock { $0 }.contains(.input(.discomfortSwitch(pressed: true, released: true))), "\(seen.withLock { $0 })")
+            #expect(seen.contains(.input(.discomfortSwitch(pressed: true, released: true))), "\(seen)")
             #expect(rig.driver.isLatched)
         }
     }
