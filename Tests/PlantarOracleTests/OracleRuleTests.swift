@@ -313,6 +313,69 @@ struct OracleRuleTests {
         #expect(found.first.map { abs($0.limit - 73.92 * 0.56) < 1e-9 } == true, "\(found)")
     }
 
+    @Test("after an ease a class's cap is never above a less sensitive class's")
+    func easedCapsStayOrdered() {
+        // Eased while pressing the heel (low): low 73.92 × 0.8 × 0.7 = 41.395; moderate's own
+        // 59.136 × 0.8 = 47.31 would be above it, so the edge (moderate) is held to 41.395.
+        var b = LogBuilder()
+        b.arm(0)
+        b.sample(0.5, at: (35, 50))
+        b.press(1, 40)
+        b.sample(2, at: (35, 50), setpoint: 40, measured: 40)
+        b.input(2, .ease)
+        b.press(2.05, 20, ramp: 1000)
+        b.sample(2.3, at: (35, 50), setpoint: 20, measured: 20)
+        b.release(2.4)
+        b.sample(2.45, at: (35, 50))
+        b.move(3, to: (160, 0))
+        b.sample(6, at: (160, 0))
+        b.press(6.1, 45)
+        b.sample(7, at: (160, 0), setpoint: 45, measured: 45)
+        b.release(8)
+        b.sample(8.05, at: (160, 0))
+        let found = Self.oracle().check(b.log).filter { $0.rule == .capByPlace }
+        #expect(found.first.map { abs($0.limit - 73.92 * 0.8 * 0.7) < 1e-9 } == true, "\(found)")
+    }
+
+    @Test("ease relief: the window's last sample counts, and no valve is asked to beat its own venting")
+    func easeReliefAllowances() {
+        // A rise right at the window's end (allowed) shows only in the first sample after it.
+        var b = LogBuilder()
+        b.arm(0)
+        b.sample(0.5, at: (35, 50))
+        b.press(1, 40)
+        b.sample(2, at: (35, 50), setpoint: 40, measured: 40)
+        b.input(2.0, .ease)
+        b.press(2.05, 24, ramp: 1000)
+        b.sample(2.25, at: (35, 50), setpoint: 24, measured: 24)
+        b.press(2.31, 30)
+        b.sample(2.35, at: (35, 50), setpoint: 30, ramped: 30, measured: 26)
+        b.release(3)
+        b.sample(3.05, at: (35, 50))
+        let lateRise = Self.oracle().check(b.log).filter { $0.rule == .easeRelief || $0.rule == .easeRise }
+        #expect(lateRise.isEmpty, "\(lateRise)")
+
+        // The setpoint was dropped to 5 just before the ease while 40 was still measured: 60%
+        // of 5 is out of any valve's reach; with τ 0.25 s venting from 100 ms leaves
+        // 40 × e^(−0.2 / 0.25) = 17.97 kPa, the limit (+ 0.5 noise).
+        func vented(_ measuredAfter: Double) -> [Violation] {
+            var b = LogBuilder()
+            b.arm(0)
+            b.sample(0.5, at: (35, 50))
+            b.press(1, 40)
+            b.sample(1.95, at: (35, 50), setpoint: 40, measured: 40)
+            b.press(1.98, 5, ramp: 1000)
+            b.input(2.0, .ease)
+            b.press(2.0, 0, ramp: 1000)
+            b.sample(2.3, at: (35, 50), setpoint: 0, measured: measuredAfter)
+            b.release(3)
+            b.sample(3.05, at: (35, 50))
+            return Self.oracle(Self.gantry(valve: 0.25)).check(b.log).filter { $0.rule == .easeRelief }
+        }
+        #expect(vented(15).isEmpty, "\(vented(15))")
+        #expect(vented(19).first.map { abs($0.limit - (40 * exp(-0.8) + 0.5)) < 1e-9 } == true, "\(vented(19))")
+    }
+
     // MARK: §5 stop, latch, auto-off
 
     @Test("the switch: the next sample shows every setpoint zero; nothing presses until a new arm")
