@@ -80,7 +80,15 @@ struct SimulateCommandTests {
     }
 
     @Test func runOnTheSimulatorFinishes() throws {
-        let run = try Plantar.run(["run", "back-pain", "--simulator", "--speed", "400", "--feet", "right"])
+        // Real time at 400x leaves 250 ms of wall time per command: with the other real-time
+        // suites sharing two cores a stall that long happens, and then the governor rightly
+        // faults the session ("missed deadline", device at rest). That is the safety rule
+        // working, not this command failing, so such a run is tried once more; any other
+        // outcome fails at once.
+        var run = try Plantar.run(["run", "back-pain", "--simulator", "--speed", "400", "--feet", "right"])
+        if run.status == 3, run.stdout.contains("missed deadline"), run.stdout.contains("The device is at rest.") {
+            run = try Plantar.run(["run", "back-pain", "--simulator", "--speed", "400", "--feet", "right"])
+        }
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains("Session finished. The device is at rest."), "\(run)")
     }
